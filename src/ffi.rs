@@ -1,0 +1,273 @@
+//! The C ABI (SPEC §1): the four exported functions and the only `unsafe`
+//! code of the crate. Pointers are checked here, bytes become text here, panics stop here.
+
+use std::ffi::{CStr, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::command::{self, Command};
+use crate::error::{Error, LnccmdStatus};
+use crate::props::printable;
+use crate::registry;
+
+/// Capacity of RESULT for `lnccmd()`, terminating NUL included. Longer
+/// messages are cut on a UTF-8 character boundary.
+pub const LNCCMD_RESULT_LEN: usize = 256;
+
+/// Blanks and NULs that surround fields (SPEC §1.2).
+fn trim_field(s: &str) -> &str {
+    s.trim_end_matches([' ', '\t', '\0']).trim_start_matches([' ', '\t'])
+}
+
+/// A parameter as text: UTF-8, blanks trimmed. `which` names it in errors.
+fn decode(which: &str, bytes: &[u8]) -> Result<String, Error> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(trim_field(s).to_string()),
+        Err(e) => Err(Error::new(
+            LnccmdStatus::BadInputCharset,
+            format!(
+                "{which} is not valid UTF-8 (invalid byte 0x{:02X} at offset {}); set InputCharset in MAILSMTP for other charsets",
+                bytes[e.valid_up_to()],
+                e.valid_up_to()
+            ),
+        )),
+    }
+}
+
+/// The whole call behind both entry points, in safe code: returns the
+/// status and the RESULT text.
+fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (LnccmdStatus, String) {
+    let cmd_text = String::from_utf8_lossy(cmd);
+    let cmd_text = trim_field(&cmd_text);
+    let Some(command) = Command::from_name(cmd_text) else {
+        let status = LnccmdStatus::UnknownCommand;
+        let shown = if cmd_text.is_empty() { "(empty)".to_string() } else { printable(cmd_text) };
+        return (
+            status,
+            format!("{} {shown}: unknown command; the mail commands are {}", status.code(), command::all_names()),
+        );
+    };
+    let outcome = decode("PARM1", parm1)
+        .and_then(|p1| decode("PARM2", parm2).map(|p2| (p1, p2)))
+        .and_then(|(p1, p2)| registry::run(handle, command, &p1, &p2));
+    match outcome {
+        Ok(()) => (LnccmdStatus::Ok, "0".to_string()),
+        Err(e) => (e.status, format!("{} {}: {}", e.status.code(), command.name(), e.detail)),
+    }
+}
+
+/// `dispatch` behind a panic guard: a panic becomes the internal-error code.
+fn guarded(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (LnccmdStatus, String) {
+    guard(|| dispatch(handle, cmd, parm1, parm2))
+}
+
+fn guard(f: impl FnOnce() -> (LnccmdStatus, String)) -> (LnccmdStatus, String) {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let status = LnccmdStatus::Internal;
+        (status, format!("{}: internal error (please report it): {}", status.code(), printable(&what)))
+    })
+}
+
+/// The longest prefix of `text` that fits in `max` bytes without splitting a character.
+fn cut_utf8(text: &str, max: usize) -> &[u8] {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text.as_bytes()[..end]
+}
+
+/// Bytes of a NUL-terminated string; NULL is empty.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string.
+unsafe fn c_bytes<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        &[]
+    } else {
+        // SAFETY: the caller guarantees a NUL-terminated string.
+        unsafe { CStr::from_ptr(p) }.to_bytes()
+    }
+}
+
+/// Exactly `len` bytes at `p`; NULL is empty.
+///
+/// # Safety
+/// `p` is NULL or points to at least `len` readable bytes.
+unsafe fn fixed_bytes<'a>(p: *const c_char, len: usize) -> &'a [u8] {
+    if p.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: the caller guarantees `len` readable bytes.
+        unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }
+    }
+}
+
+/// Runs one LNCCMD mail command.
+///
+/// `handle`: in/out session number; 0 with MAILSMTP opens a session and
+/// receives its number, MAILEND sets it back to 0.
+/// `cmd`: command name (MAILSMTP, MAILPREP, MAILTO, ...), case-insensitive.
+/// `opt`: ignored by the mail commands; may be NULL.
+/// `parm1`, `parm2`: NUL-terminated UTF-8 text (NULL = empty); surrounding
+/// blanks are trimmed.
+/// `result`: receives "0" on success or "<code> <COMMAND>: <message>" on
+/// failure, NUL-terminated, at most LNCCMD_RESULT_LEN bytes with the NUL.
+/// Returns 0 on success or a status code (LNCCMD_STATUS_...). With a NULL
+/// `handle`, `cmd` or `result`, returns LNCCMD_STATUS_NULL_ARGUMENT and
+/// writes nothing.
+///
+/// # Safety
+/// Non-NULL pointers must be valid: strings NUL-terminated, `handle` one
+/// writable int32_t, `result` LNCCMD_RESULT_LEN writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lnccmd(
+    handle: *mut i32,
+    cmd: *const c_char,
+    opt: *const c_char,
+    parm1: *const c_char,
+    parm2: *const c_char,
+    result: *mut c_char,
+) -> i32 {
+    let _ = opt;
+    if handle.is_null() || cmd.is_null() || result.is_null() {
+        return LnccmdStatus::NullArgument.code();
+    }
+    // SAFETY: checked non-NULL; the caller guarantees validity.
+    let (cmd, parm1, parm2) = unsafe { (c_bytes(cmd), c_bytes(parm1), c_bytes(parm2)) };
+    // SAFETY: `handle` is non-NULL and points to a writable int32_t.
+    let mut h = unsafe { *handle };
+    let (status, text) = guarded(&mut h, cmd, parm1, parm2);
+    let bytes = cut_utf8(&text, LNCCMD_RESULT_LEN - 1);
+    // SAFETY: `result` has LNCCMD_RESULT_LEN writable bytes; we write at most that.
+    unsafe {
+        *handle = h;
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), result.cast::<u8>(), bytes.len());
+        *result.add(bytes.len()) = 0;
+    }
+    status.code()
+}
+
+/// The same as `lnccmd()` for fixed-length, blank-padded fields (RPG, COBOL,
+/// CL style): exactly `*_len` bytes are read from each field, no NUL needed;
+/// trailing blanks and NULs are trimmed. RESULT is written as exactly
+/// `result_len` bytes, blank-padded, without a NUL.
+///
+/// # Safety
+/// Non-NULL pointers must be valid for their lengths; `handle` one writable
+/// int32_t; `result` `result_len` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lnccmd_fixed(
+    handle: *mut i32,
+    cmd: *const c_char,
+    cmd_len: usize,
+    opt: *const c_char,
+    opt_len: usize,
+    parm1: *const c_char,
+    parm1_len: usize,
+    parm2: *const c_char,
+    parm2_len: usize,
+    result: *mut c_char,
+    result_len: usize,
+) -> i32 {
+    let _ = (opt, opt_len);
+    if handle.is_null() || cmd.is_null() || result.is_null() {
+        return LnccmdStatus::NullArgument.code();
+    }
+    // SAFETY: the caller guarantees each pointer covers its length.
+    let (cmd, parm1, parm2) = unsafe {
+        (
+            fixed_bytes(cmd, cmd_len),
+            fixed_bytes(parm1, parm1_len),
+            fixed_bytes(parm2, parm2_len),
+        )
+    };
+    // SAFETY: `handle` is non-NULL and points to a writable int32_t.
+    let mut h = unsafe { *handle };
+    let (status, text) = guarded(&mut h, cmd, parm1, parm2);
+    let bytes = cut_utf8(&text, result_len);
+    // SAFETY: `result` has `result_len` writable bytes; we write exactly that many.
+    unsafe {
+        *handle = h;
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), result.cast::<u8>(), bytes.len());
+        std::ptr::write_bytes(result.cast::<u8>().add(bytes.len()), b' ', result_len - bytes.len());
+    }
+    status.code()
+}
+
+/// The fixed English text of a status code; never NULL. Unknown codes give
+/// "unknown status code".
+#[unsafe(no_mangle)]
+pub extern "C" fn lnccmd_strerror(code: i32) -> *const c_char {
+    match LnccmdStatus::from_code(code) {
+        Some(s) => s.message().as_ptr(),
+        None => c"unknown status code".as_ptr(),
+    }
+}
+
+/// The library version, "MAJOR.MINOR.PATCH"; static, never NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn lnccmd_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Local broken-down time for compose's Date header (the one libc call that
+/// needs `unsafe`); UTC when the local time zone cannot be used.
+pub(crate) fn localtime(t: libc::time_t, tm: &mut libc::tm) {
+    // SAFETY: both pointers come from references; the _r variants are thread-safe.
+    unsafe {
+        if libc::localtime_r(&t, tm).is_null() {
+            libc::gmtime_r(&t, tm);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_the_internal_code() {
+        let (status, text) = guard(|| panic!("boom"));
+        assert_eq!(status, LnccmdStatus::Internal);
+        assert!(text.starts_with("900") && text.contains("boom"), "{text}");
+    }
+
+    #[test]
+    fn cut_respects_utf8() {
+        assert_eq!(cut_utf8("aé", 2), b"a");
+        assert_eq!(cut_utf8("aé", 3), "aé".as_bytes());
+        assert_eq!(cut_utf8("abc", 0), b"");
+    }
+
+    #[test]
+    fn fields_are_trimmed_of_blanks_and_trailing_nuls() {
+        assert_eq!(trim_field("  \tMAILSEND \t\0\0"), "MAILSEND");
+        assert_eq!(decode("PARM1", b"  a b  ").unwrap(), "a b");
+        let e = decode("PARM1", b"ab\xff").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadInputCharset);
+        assert!(e.detail.contains("0xFF at offset 2"), "{}", e.detail);
+    }
+
+    #[test]
+    fn mailend_frees_the_session_and_its_number_is_never_reused() {
+        let mut h = 0;
+        let (s, _) = dispatch(&mut h, b"MAILSMTP", b"Server=127.0.0.1;Sender=a@x.test", b"");
+        assert_eq!(s, LnccmdStatus::Ok);
+        let old = h;
+        let (s, _) = dispatch(&mut h, b"MAILEND", b"", b"");
+        assert_eq!((s, h), (LnccmdStatus::Ok, 0));
+        let mut stale = old;
+        let (s, text) = dispatch(&mut stale, b"MAILPREP", b"", b"");
+        assert_eq!(s, LnccmdStatus::BadHandle);
+        assert!(text.contains("closed"), "{text}");
+        let (s, _) = dispatch(&mut h, b"MAILSMTP", b"Server=127.0.0.1;Sender=a@x.test", b"");
+        assert_eq!(s, LnccmdStatus::Ok);
+        assert!(h > old);
+        dispatch(&mut h, b"MAILEND", b"", b"");
+    }
+}

@@ -1,0 +1,37 @@
+//! lnccmd: the mail commands of LAUNCHER Office's LNCCMD (MAILSMTP, MAILPREP,
+//! MAILTO, MAILTEXT, MAILSEND, MAILEND...) as a C library for Linux.
+//!
+//! # API conventions
+//! - One entry point, `lnccmd(handle, cmd, opt, parm1, parm2, result)`, and
+//!   its fixed-length twin `lnccmd_fixed`; `lnccmd_strerror` and
+//!   `lnccmd_version`. Nothing else is exported.
+//! - The return value is the status code (0 = success, see `LnccmdStatus`);
+//!   RESULT carries the same code as text, then the command name and a
+//!   message: `108 MAILTO: address 'x@' ...`. RESULT never holds a password.
+//! - NULL `handle`, `cmd` or `result`: status 100, nothing written. NULL
+//!   `opt`, `parm1`, `parm2`: empty. Blanks around fields are trimmed.
+//! - Handles are positive numbers never reused in a process; sessions are
+//!   independent and may run on different threads at once; calls on one
+//!   handle are serialised. No panic crosses the boundary.
+//!
+//! Layout: `ffi` (the only unsafe code) -> `command` (the table) ->
+//! `registry` (handles) -> `session` (sequence rules, draft) -> `settings`,
+//! `props` (parsing), `compose` (MIME), `transport` (SMTP).
+
+#![deny(unsafe_code)]
+#![warn(missing_debug_implementations)]
+#![warn(rust_2018_idioms)]
+
+pub mod command;
+mod compose;
+pub mod error;
+#[allow(unsafe_code)]
+pub mod ffi;
+mod props;
+mod registry;
+mod session;
+mod settings;
+mod transport;
+
+pub use error::LnccmdStatus;
+pub use ffi::{LNCCMD_RESULT_LEN, lnccmd, lnccmd_fixed, lnccmd_strerror, lnccmd_version};

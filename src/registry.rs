@@ -1,0 +1,92 @@
+//! The handle table (SPEC §1.4): handle number -> session, numbers never
+//! reused, the table lock held only for lookups so sessions run in parallel.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use once_cell::sync::Lazy;
+
+use crate::command::Command;
+use crate::error::{Error, LnccmdStatus, Result};
+use crate::session::Session;
+
+/// A session behind its own lock; `None` once MAILEND has closed it, for a
+/// caller that was waiting on the lock while another thread ended the session.
+type Slot = Arc<Mutex<Option<Session>>>;
+
+struct Table {
+    /// The next number to hand out; every number below it was used once.
+    next: i32,
+    sessions: HashMap<i32, Slot>,
+}
+
+static TABLE: Lazy<Mutex<Table>> = Lazy::new(|| {
+    Mutex::new(Table {
+        next: 1,
+        sessions: HashMap::new(),
+    })
+});
+
+/// The table lock. The table is a plain map updated in single statements, so
+/// a panic elsewhere cannot leave it inconsistent: a poisoned lock is used as is.
+fn table() -> MutexGuard<'static, Table> {
+    TABLE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn bad_handle(handle: i32) -> Error {
+    let detail = if handle == 0 {
+        "handle is 0: call MAILSMTP first to open a session".to_string()
+    } else if handle > 0 && handle < table().next {
+        format!("session {handle} is closed (MAILEND was called): call MAILSMTP with handle 0 to open a new one")
+    } else {
+        format!("no session has handle {handle}: call MAILSMTP with handle 0 to open one")
+    };
+    Error::new(LnccmdStatus::BadHandle, detail)
+}
+
+/// Runs `cmd` for `*handle`: MAILSMTP with 0 opens a session and writes its
+/// number, MAILEND closes it and writes 0, everything else needs a live handle.
+pub fn run(handle: &mut i32, cmd: Command, parm1: &str, parm2: &str) -> Result<()> {
+    if cmd == Command::MailSmtp && *handle == 0 {
+        let session = Session::open(parm1)?;
+        let mut t = table();
+        if t.next == i32::MAX {
+            return Err(Error::new(
+                LnccmdStatus::Internal,
+                "all 2147483646 handle numbers of this process have been used",
+            ));
+        }
+        let h = t.next;
+        t.next += 1;
+        t.sessions.insert(h, Arc::new(Mutex::new(Some(session))));
+        *handle = h;
+        return Ok(());
+    }
+    let found = table().sessions.get(handle).cloned();
+    let slot = found.ok_or_else(|| bad_handle(*handle))?;
+    let mut guard = match slot.lock() {
+        Ok(g) => g,
+        Err(_) => {
+            // A panic happened inside this session: its state cannot be
+            // trusted any more. Close it and say so.
+            table().sessions.remove(handle);
+            return Err(Error::new(
+                LnccmdStatus::BadHandle,
+                format!(
+                    "session {} was closed after an internal error: call MAILSMTP with handle 0 to open a new one",
+                    *handle
+                ),
+            ));
+        }
+    };
+    let Some(session) = guard.as_mut() else {
+        return Err(bad_handle(*handle));
+    };
+    let result = session.run(cmd, parm1, parm2);
+    if cmd == Command::MailEnd {
+        *guard = None;
+        table().sessions.remove(handle);
+        *handle = 0;
+    }
+    result
+}

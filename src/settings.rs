@@ -1,0 +1,521 @@
+//! MAILSMTP's properties (SPEC §4.1): the one table of keys, their parsing,
+//! defaults and validation. Produces a `Settings` value or an error; never half-applies.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+
+use crate::error::{Error, LnccmdStatus, Result};
+use crate::props::{self, Property, check_header_text, parse_bool, parse_number, printable};
+
+/// Where and how to reach the SMTP server: a change here closes the session's
+/// open connection (SPEC §1.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Host name or IP address (IPv6 without brackets).
+    pub server: String,
+    pub port: u16,
+    pub timeout: Duration,
+    /// Name sent in EHLO; `None` = this machine's host name.
+    pub helo: Option<String>,
+}
+
+impl Endpoint {
+    /// `host:port`, `[v6]:port`, for messages and the log.
+    pub fn display(&self) -> String {
+        if self.server.contains(':') {
+            format!("[{}]:{}", self.server, self.port)
+        } else {
+            format!("{}:{}", self.server, self.port)
+        }
+    }
+}
+
+/// A complete, validated MAILSMTP configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub endpoint: Endpoint,
+    pub sender: Mailbox,
+    pub reply: Option<Mailbox>,
+    /// Accepted and validated; the send log itself is written from issue #3 on.
+    pub logfile: Option<PathBuf>,
+}
+
+/// Every MAILSMTP key, spelled as in SPEC §4.1 (messages use this spelling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    Server,
+    Sender,
+    UserId,
+    Password,
+    Reply,
+    Logfile,
+    Port,
+    EnableSsl,
+    SslType,
+    Sign,
+    Encrypt,
+    Certif,
+    PwdCertif,
+    Timeout,
+    SecureHeaders,
+    WrapperSubject,
+    CheckMail,
+    UseTestMode,
+    Retries,
+    AuthMethod,
+    AllowPlainAuth,
+    RecipientCerts,
+    EncryptAlgo,
+    InputCharset,
+    HeloName,
+    TrustCert,
+    DkimKey,
+    DkimDomain,
+    DkimSelector,
+}
+
+const KEYS: &[(&str, Key)] = &[
+    ("Server", Key::Server),
+    ("Sender", Key::Sender),
+    ("UserId", Key::UserId),
+    ("password", Key::Password),
+    ("reply", Key::Reply),
+    ("logfile", Key::Logfile),
+    ("port", Key::Port),
+    ("enableSSL", Key::EnableSsl),
+    ("SSLType", Key::SslType),
+    ("Sign", Key::Sign),
+    ("Encrypt", Key::Encrypt),
+    ("Certif", Key::Certif),
+    ("PwdCertif", Key::PwdCertif),
+    ("Timeout", Key::Timeout),
+    ("SecureHeaders", Key::SecureHeaders),
+    ("WrapperSubject", Key::WrapperSubject),
+    ("checkMail", Key::CheckMail),
+    ("useTestMode", Key::UseTestMode),
+    ("Retries", Key::Retries),
+    ("AuthMethod", Key::AuthMethod),
+    ("AllowPlainAuth", Key::AllowPlainAuth),
+    ("RecipientCerts", Key::RecipientCerts),
+    ("EncryptAlgo", Key::EncryptAlgo),
+    ("InputCharset", Key::InputCharset),
+    ("HeloName", Key::HeloName),
+    ("TrustCert", Key::TrustCert),
+    ("DKIMKey", Key::DkimKey),
+    ("DKIMDomain", Key::DkimDomain),
+    ("DKIMSelector", Key::DkimSelector),
+];
+
+/// The spelling of a key in SPEC, for messages.
+fn key_name(k: Key) -> &'static str {
+    KEYS.iter().find(|(_, key)| *key == k).map(|(n, _)| *n).unwrap_or("?")
+}
+
+fn bad_value(msg: String) -> Error {
+    Error::new(LnccmdStatus::BadValue, msg)
+}
+
+/// The value of a key that needs text (a bare flag is an error). Control
+/// characters are refused: every text property ends up in a header, a path
+/// or a protocol command.
+fn text_value(p: &Property, name: &str, secret: bool) -> Result<String> {
+    let Some(v) = p.value.as_deref() else {
+        return Err(bad_value(format!("'{name}' needs a value ({name}=...)")));
+    };
+    if secret {
+        // Never quote a secret, not even the offending character's position.
+        if v.chars().any(|c| c.is_control()) {
+            return Err(Error::new(
+                LnccmdStatus::HeaderInjection,
+                format!("'{name}' contains a control character"),
+            ));
+        }
+    } else {
+        check_header_text(&format!("'{name}'"), v)?;
+    }
+    Ok(v.to_string())
+}
+
+/// A mailbox from an address entry, checked by lettre's addr-spec rules.
+pub fn mailbox(entry: props::AddressEntry) -> Result<Mailbox> {
+    let addr = entry.addr.parse::<lettre::Address>().map_err(|e| {
+        Error::new(
+            LnccmdStatus::BadAddress,
+            format!("address '{}' is not valid: {e}", printable(&entry.addr)),
+        )
+    })?;
+    Ok(Mailbox::new(entry.name, addr))
+}
+
+/// Server: a DNS name, an IPv4 address or an IPv6 literal (with or without brackets).
+fn parse_server(v: &str) -> Result<String> {
+    let unbracketed = v.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(v);
+    if unbracketed.parse::<IpAddr>().is_ok() {
+        return Ok(unbracketed.to_string());
+    }
+    let valid_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let host = v.strip_suffix('.').unwrap_or(v);
+    if host.len() <= 253 && host.split('.').all(valid_label) {
+        return Ok(host.to_string());
+    }
+    let hint = if v.contains(':') {
+        " (give the port with port=..., not in Server)"
+    } else {
+        ""
+    };
+    Err(bad_value(format!(
+        "'Server' must be a host name or an IP address, not '{}'{hint}",
+        printable(v)
+    )))
+}
+
+/// A name for EHLO: a domain or an address literal, nothing else.
+fn parse_helo(v: &str) -> Result<String> {
+    let ok = !v.is_empty()
+        && v.len() <= 255
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || "-._[]:".contains(c));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(bad_value(format!(
+            "'HeloName' must be a domain name or an address literal such as [192.0.2.1], not '{}'",
+            printable(v)
+        )))
+    }
+}
+
+/// Parses MAILSMTP's PARM1 into complete settings (SPEC §2, §4.1).
+///
+/// Each MAILSMTP describes the whole configuration: properties not given take
+/// their defaults (they are not inherited from an earlier MAILSMTP), so a
+/// credential or certificate can never leak from one server setting into the
+/// next. Errors are reported in this order: syntax, then each item in turn
+/// (unknown key, bad value), then missing required keys, then features that
+/// are valid but not implemented yet.
+pub fn parse(parm1: &str) -> Result<Settings> {
+    let items = props::parse_properties(parm1)?;
+    let mut server = None;
+    let mut sender = None;
+    let mut reply = None;
+    let mut logfile = None;
+    let mut port = None;
+    let mut timeout = 60u32;
+    let mut helo = None;
+    let mut smtps = false;
+    // Last value wins for every key, so "not supported" is decided at the end.
+    let mut not_default: Vec<(Key, bool, String)> = Vec::new();
+    let mut flag = |k: Key, on: bool, what: String| {
+        not_default.retain(|(key, _, _)| *key != k);
+        not_default.push((k, on, what));
+    };
+
+    for p in &items {
+        let Some(&(name, key)) = KEYS.iter().find(|(n, _)| n.eq_ignore_ascii_case(&p.key)) else {
+            return Err(Error::new(
+                LnccmdStatus::UnknownProperty,
+                format!(
+                    "unknown property '{}' at position {} (known: {})",
+                    printable(&p.key),
+                    p.pos,
+                    KEYS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        let v = p.value.as_deref();
+        match key {
+            Key::Server => server = Some(parse_server(&text_value(p, name, false)?)?),
+            Key::Sender => {
+                let v = text_value(p, name, false)?;
+                sender = Some(mailbox(props::parse_single_address(name, &v)?)?);
+            }
+            Key::Reply => {
+                let v = text_value(p, name, false)?;
+                reply = if v.is_empty() {
+                    None
+                } else {
+                    Some(mailbox(props::parse_single_address(name, &v)?)?)
+                };
+            }
+            Key::Logfile => {
+                let v = text_value(p, name, false)?;
+                logfile = (!v.is_empty()).then(|| PathBuf::from(v));
+            }
+            Key::Port => port = Some(parse_number(name, v, 1, 65535)? as u16),
+            Key::Timeout => timeout = parse_number(name, v, 1, 3600)?,
+            Key::HeloName => {
+                let v = text_value(p, name, false)?;
+                helo = if v.is_empty() { None } else { Some(parse_helo(&v)?) };
+            }
+            Key::SslType => {
+                let v = text_value(p, name, false)?;
+                smtps = if v.eq_ignore_ascii_case("SMTPS") {
+                    true
+                } else if v.eq_ignore_ascii_case("TLS") {
+                    false
+                } else {
+                    return Err(bad_value(format!(
+                        "'SSLType' must be TLS or SMTPS, not '{}'",
+                        printable(&v)
+                    )));
+                };
+                flag(key, smtps, "SSLType=SMTPS (implicit TLS)".into());
+            }
+            Key::EnableSsl
+            | Key::Sign
+            | Key::Encrypt
+            | Key::SecureHeaders
+            | Key::CheckMail
+            | Key::UseTestMode
+            | Key::AllowPlainAuth => {
+                let on = parse_bool(name, v)?;
+                flag(key, on, format!("{name}=true"));
+            }
+            Key::UserId | Key::Password | Key::PwdCertif => {
+                let secret = key != Key::UserId;
+                let on = !text_value(p, name, secret)?.is_empty();
+                flag(key, on, format!("'{name}' (SMTP AUTH and certificates)"));
+            }
+            Key::Certif
+            | Key::WrapperSubject
+            | Key::RecipientCerts
+            | Key::TrustCert
+            | Key::DkimKey
+            | Key::DkimDomain
+            | Key::DkimSelector => {
+                let on = !text_value(p, name, false)?.is_empty();
+                flag(key, on, format!("'{name}'"));
+            }
+            Key::Retries => {
+                let n = parse_number(name, v, 0, 10)?;
+                flag(key, n > 0, format!("{name}={n}"));
+            }
+            Key::AuthMethod => {
+                let v = text_value(p, name, false)?;
+                if !["PLAIN", "LOGIN", "XOAUTH2"].iter().any(|m| m.eq_ignore_ascii_case(&v)) {
+                    return Err(bad_value(format!(
+                        "'AuthMethod' must be PLAIN, LOGIN or XOAUTH2, not '{}'",
+                        printable(&v)
+                    )));
+                }
+                flag(key, true, format!("AuthMethod={v}"));
+            }
+            Key::EncryptAlgo => {
+                let v = text_value(p, name, false)?;
+                let known = ["AES128-CBC", "AES256-CBC", "AES128-GCM", "AES256-GCM"];
+                if !known.iter().any(|a| a.eq_ignore_ascii_case(&v)) {
+                    return Err(bad_value(format!(
+                        "'EncryptAlgo' must be one of {}, not '{}'",
+                        known.join(", "),
+                        printable(&v)
+                    )));
+                }
+                flag(key, !v.eq_ignore_ascii_case("AES256-CBC"), format!("EncryptAlgo={v}"));
+            }
+            Key::InputCharset => {
+                let v = text_value(p, name, false)?;
+                let Some(enc) = encoding_rs::Encoding::for_label(v.as_bytes()) else {
+                    return Err(bad_value(format!(
+                        "'InputCharset' names no known charset: '{}' (use a WHATWG label such as UTF-8, windows-1252, ISO-8859-15)",
+                        printable(&v)
+                    )));
+                };
+                flag(key, enc != encoding_rs::UTF_8, format!("InputCharset={v}"));
+            }
+        }
+    }
+
+    let Some(server) = server else {
+        return Err(Error::new(
+            LnccmdStatus::MissingProperty,
+            "required property 'Server' is missing (Server=\"smtp.example.com\")",
+        ));
+    };
+    let Some(sender) = sender else {
+        return Err(Error::new(
+            LnccmdStatus::MissingProperty,
+            "required property 'Sender' is missing (Sender=\"you@example.com\")",
+        ));
+    };
+    if let Some((k, _, what)) = not_default.iter().find(|(_, on, _)| *on) {
+        return Err(Error::new(
+            LnccmdStatus::NotSupported,
+            format!(
+                "{what} is not supported yet by this version of lnccmd ({}); nothing was changed",
+                key_name(*k)
+            ),
+        ));
+    }
+    let port = port.unwrap_or(if smtps { 465 } else { 25 });
+    Ok(Settings {
+        endpoint: Endpoint {
+            server,
+            port,
+            timeout: Duration::from_secs(timeout.into()),
+            helo,
+        },
+        sender,
+        reply,
+        logfile,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> LnccmdStatus {
+        parse(s).unwrap_err().status
+    }
+
+    #[test]
+    fn minimal_and_defaults() {
+        let s = parse(r#"Server="smtp.example.com";Sender="Tech <tech@example.com>""#).unwrap();
+        assert_eq!(s.endpoint.server, "smtp.example.com");
+        assert_eq!(s.endpoint.port, 25);
+        assert_eq!(s.endpoint.timeout, Duration::from_secs(60));
+        assert_eq!(s.sender.email.to_string(), "tech@example.com");
+        assert_eq!(s.sender.name.as_deref(), Some("Tech"));
+        assert!(s.reply.is_none() && s.logfile.is_none() && s.endpoint.helo.is_none());
+    }
+
+    #[test]
+    fn vendor_example_with_all_defaults_spelled_out() {
+        let s = parse(
+            r#"SERVER="SMTP.AURA.FR";SENDER="TECH@EASYCOM-AURA.COM";REPLY="TECH@EASYCOM-AURA.COM";logfile="c:\temp\logaurasmtp.txt";
+               port=2525; enableSSL=false; SSLType=TLS; Sign=false; Encrypt=false; Timeout=30; SecureHeaders=false;
+               WrapperSubject=""; checkMail= false; useTestMode=*NO; Retries=0; EncryptAlgo=AES256-CBC; InputCharset=utf-8"#,
+        )
+        .unwrap();
+        assert_eq!(s.endpoint.port, 2525);
+        assert_eq!(s.endpoint.timeout, Duration::from_secs(30));
+        assert_eq!(s.reply.unwrap().email.to_string(), "TECH@EASYCOM-AURA.COM");
+        assert_eq!(s.logfile.unwrap(), PathBuf::from(r"c:\temp\logaurasmtp.txt"));
+    }
+
+    #[test]
+    fn ipv6_and_ipv4_servers() {
+        let s = parse("Server=[::1];Sender=a@b.test").unwrap();
+        assert_eq!(s.endpoint.server, "::1");
+        assert_eq!(s.endpoint.display(), "[::1]:25");
+        assert_eq!(parse("Server=::1;Sender=a@b.test").unwrap().endpoint.server, "::1");
+        assert_eq!(parse("Server=127.0.0.1;Sender=a@b.test").unwrap().endpoint.display(), "127.0.0.1:25");
+    }
+
+    #[test]
+    fn missing_required() {
+        assert_eq!(code("Sender=a@b.test"), LnccmdStatus::MissingProperty);
+        assert_eq!(code("Server=x.test"), LnccmdStatus::MissingProperty);
+        assert_eq!(code(""), LnccmdStatus::MissingProperty);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (s, key) in [
+            ("Server=x.test;Sender=a@b.test;port=0", "port"),
+            ("Server=x.test;Sender=a@b.test;port=70000", "port"),
+            ("Server=x.test;Sender=a@b.test;port=abc", "port"),
+            ("Server=x.test;Sender=a@b.test;Timeout=0", "Timeout"),
+            ("Server=x.test;Sender=a@b.test;enableSSL=maybe", "enableSSL"),
+            ("Server=x.test;Sender=a@b.test;SSLType=SSL", "SSLType"),
+            ("Server=x.test:25;Sender=a@b.test", "Server"),
+            ("Server=bad host;Sender=a@b.test", "Server"),
+            ("Server;Sender=a@b.test", "Server"),
+            ("Server=x.test;Sender=a@b.test;AuthMethod=CRAM-MD5", "AuthMethod"),
+            ("Server=x.test;Sender=a@b.test;EncryptAlgo=DES", "EncryptAlgo"),
+            ("Server=x.test;Sender=a@b.test;InputCharset=klingon", "InputCharset"),
+            ("Server=x.test;Sender=a@b.test;HeloName=a b", "HeloName"),
+        ] {
+            let e = parse(s).unwrap_err();
+            assert_eq!(e.status, LnccmdStatus::BadValue, "{s}: {}", e.detail);
+            assert!(e.detail.contains(key), "{s}: {}", e.detail);
+        }
+    }
+
+    #[test]
+    fn bad_addresses() {
+        assert_eq!(code("Server=x.test;Sender=nobody"), LnccmdStatus::BadAddress);
+        assert_eq!(code("Server=x.test;Sender=a@b.test;reply=x@"), LnccmdStatus::BadAddress);
+        assert_eq!(code("Server=x.test;Sender=a@@b.test"), LnccmdStatus::BadAddress);
+    }
+
+    #[test]
+    fn sender_with_crlf_is_header_injection() {
+        let e = parse("Server=x.test;Sender=\"a@b.test\r\nBcc: evil@x.test\"").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::HeaderInjection);
+        assert!(e.detail.contains("'Sender'") && e.detail.contains("CR"), "{}", e.detail);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_position() {
+        let e = parse("Server=x.test;Sender=a@b.test;Sever=y").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::UnknownProperty);
+        assert!(e.detail.contains("'Sever'") && e.detail.contains("position 31"), "{}", e.detail);
+    }
+
+    #[test]
+    fn keys_are_case_insensitive_and_last_wins() {
+        let s = parse("sErVeR=a.test;SENDER=a@b.test;server=b.test;PORT=1;Port=2").unwrap();
+        assert_eq!(s.endpoint.server, "b.test");
+        assert_eq!(s.endpoint.port, 2);
+        // A non-default value overridden by a default one is fine.
+        assert!(parse("Server=a.test;Sender=a@b.test;enableSSL=true;enableSSL=false").is_ok());
+    }
+
+    #[test]
+    fn unimplemented_features_are_refused_not_ignored() {
+        for (s, what) in [
+            ("enableSSL=true", "enableSSL"),
+            ("enableSSL", "enableSSL"),
+            ("SSLType=SMTPS", "SSLType"),
+            ("UserId=u", "UserId"),
+            ("Sign=yes", "Sign"),
+            ("Encrypt=1", "Encrypt"),
+            ("Certif=/x.p12", "Certif"),
+            ("SecureHeaders=true", "SecureHeaders"),
+            ("WrapperSubject=hi", "WrapperSubject"),
+            ("checkMail=true", "checkMail"),
+            ("useTestMode=true", "useTestMode"),
+            ("Retries=2", "Retries"),
+            ("AuthMethod=PLAIN", "AuthMethod"),
+            ("AllowPlainAuth=true", "AllowPlainAuth"),
+            ("RecipientCerts=/certs", "RecipientCerts"),
+            ("EncryptAlgo=AES128-GCM", "EncryptAlgo"),
+            ("InputCharset=windows-1252", "InputCharset"),
+            ("TrustCert=/ca.pem", "TrustCert"),
+            ("DKIMKey=/k.pem", "DKIMKey"),
+            ("DKIMDomain=x.test", "DKIMDomain"),
+            ("DKIMSelector=s1", "DKIMSelector"),
+        ] {
+            let e = parse(&format!("Server=x.test;Sender=a@b.test;{s}")).unwrap_err();
+            assert_eq!(e.status, LnccmdStatus::NotSupported, "{s}: {}", e.detail);
+            assert!(e.detail.contains(what), "{s}: {}", e.detail);
+        }
+    }
+
+    #[test]
+    fn passwords_never_appear_in_errors() {
+        for s in [
+            "Server=x.test;Sender=a@b.test;password=Sup3rSecret",
+            "Server=x.test;Sender=a@b.test;PwdCertif=Sup3rSecret",
+            "Server=x.test;Sender=a@b.test;password=\"Sup3rSecret\r\n\"",
+            "Server=x.test;Sender=a@b.test;password=Sup3rSecret;port=0",
+        ] {
+            let e = parse(s).unwrap_err();
+            assert!(!e.detail.contains("Sup3rSecret"), "{}", e.detail);
+        }
+    }
+
+    #[test]
+    fn helo_name() {
+        let s = parse("Server=x.test;Sender=a@b.test;HeloName=client.example.test").unwrap();
+        assert_eq!(s.endpoint.helo.as_deref(), Some("client.example.test"));
+        assert!(parse("Server=x.test;Sender=a@b.test;HeloName=[192.0.2.1]").is_ok());
+    }
+}
