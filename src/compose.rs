@@ -102,7 +102,11 @@ impl Draft {
     }
 
     /// Appends to the text body; each call after the first starts a new line (SPEC §4.5).
+    /// Line ends (CRLF, CR, LF) are stored as LF; lettre writes each as CRLF.
+    /// (lettre converts LF only: a bare CR would otherwise reach the wire.)
     pub fn append_text(&mut self, text: &str) {
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let text = text.as_str();
         match &mut self.text {
             Some(t) => {
                 t.push('\n');
@@ -291,8 +295,8 @@ mod tests {
         let mut d = Draft::new(BodyCharset::Utf8);
         d.append_text("one");
         d.append_text("");
-        d.append_text("three");
-        assert_eq!(d.text.as_deref(), Some("one\n\nthree"));
+        d.append_text("three\r\nfour\rfive");
+        assert_eq!(d.text.as_deref(), Some("one\n\nthree\nfour\nfive"));
     }
 
     #[test]

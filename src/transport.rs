@@ -243,7 +243,11 @@ pub fn send(slot: &mut Option<Connection>, ep: &Endpoint, out: &Outgoing) -> Res
     if let Err(e) = conn.smtp.command(Data) {
         return Err(fail(slot, &e, Stage::Data));
     }
-    match conn.smtp.message(&out.bytes) {
+    // lettre ends DATA with CRLF "." CRLF even when the message already ends
+    // with CRLF, which would add an empty line to the body: give it the
+    // message without its last line end.
+    let data = out.bytes.strip_suffix(b"\r\n").unwrap_or(&out.bytes);
+    match conn.smtp.message(data) {
         Ok(resp) => Ok(Delivery {
             refused,
             reply: format!("{} {}", resp.code(), resp.message().collect::<Vec<_>>().join(" ")),

@@ -1,0 +1,198 @@
+//! Shared test support: a real SMTP server (aiosmtpd) per test on a free
+//! loopback port, and a safe wrapper over the C ABI the tests drive.
+
+#![allow(dead_code)]
+
+use std::ffi::{CStr, CString};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Longest any test waits for a server to start or a message to arrive.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An aiosmtpd process storing what it receives in a temporary folder.
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        Self::start_on(0)
+    }
+
+    /// Starts on `port` (0 = any free port) and waits until it listens.
+    pub fn start_on(port: u16) -> SmtpServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/support/smtpd.py"))
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--port")
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 must be installed (see .ci/run)");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(WAIT) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("aiosmtpd did not start within {WAIT:?}");
+            }
+        };
+        let Some(port) = line.trim().strip_prefix("PORT ").and_then(|p| p.parse().ok()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("aiosmtpd did not start (is it installed? pip install -r tests/support/requirements.txt): {line:?}");
+        };
+        SmtpServer { child, port, dir }
+    }
+
+    /// The MAILSMTP property string for this server.
+    pub fn props(&self) -> String {
+        format!("Server=\"127.0.0.1\";port={};Sender=\"Tech <tech@example.test>\";Timeout=10", self.port)
+    }
+
+    fn count(&self) -> usize {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+            .count()
+    }
+
+    /// Waits until `n` messages have arrived and returns them in order.
+    pub fn wait_for(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + WAIT;
+        while self.count() < n {
+            assert!(Instant::now() < deadline, "only {} of {n} messages arrived within {WAIT:?}", self.count());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.messages()
+    }
+
+    pub fn messages(&self) -> Vec<Value> {
+        (1..=self.count())
+            .map(|i| {
+                let text = std::fs::read_to_string(self.dir.path().join(format!("{i}.json"))).unwrap();
+                serde_json::from_str(&text).unwrap()
+            })
+            .collect()
+    }
+
+    pub fn raw(&self, i: usize) -> Vec<u8> {
+        std::fs::read(self.dir.path().join(format!("{i}.eml"))).unwrap()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port with nothing listening on it (bound, then released).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A peer that accepts connections and never says a word (a stalled server).
+pub fn silent_server() -> (TcpListener, SocketAddr) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = l.local_addr().unwrap();
+    (l, a)
+}
+
+/// Header `name` of a parsed message (first occurrence, decoded).
+pub fn header<'a>(msg: &'a Value, name: &str) -> Option<&'a str> {
+    msg["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0].as_str().unwrap().eq_ignore_ascii_case(name))
+        .map(|h| h[1].as_str().unwrap())
+}
+
+pub fn header_count(msg: &Value, name: &str) -> usize {
+    msg["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h[0].as_str().unwrap().eq_ignore_ascii_case(name))
+        .count()
+}
+
+/// The text of the first text part.
+pub fn body_text(msg: &Value) -> String {
+    msg["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|p| p["text"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn rcpts(msg: &Value) -> Vec<String> {
+    msg["rcpt_tos"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect()
+}
+
+/// One call through the exported C function `lnccmd`.
+pub fn call(handle: &mut i32, cmd: &str, parm1: &str, parm2: &str) -> (i32, String) {
+    call_bytes(handle, cmd, parm1.as_bytes(), parm2.as_bytes())
+}
+
+pub fn call_bytes(handle: &mut i32, cmd: &str, parm1: &[u8], parm2: &[u8]) -> (i32, String) {
+    let cmd = CString::new(cmd).unwrap();
+    let p1 = CString::new(parm1).unwrap();
+    let p2 = CString::new(parm2).unwrap();
+    let mut result = [0x55 as std::ffi::c_char; lnccmd::LNCCMD_RESULT_LEN + 16];
+    let rc = unsafe {
+        lnccmd::lnccmd(handle, cmd.as_ptr(), std::ptr::null(), p1.as_ptr(), p2.as_ptr(), result.as_mut_ptr())
+    };
+    // Nothing may be written past LNCCMD_RESULT_LEN.
+    assert!(result[lnccmd::LNCCMD_RESULT_LEN..].iter().all(|&b| b == 0x55), "RESULT overflow");
+    let text = unsafe { CStr::from_ptr(result.as_ptr()) }.to_str().unwrap().to_string();
+    assert_eq!(text.split(' ').next().unwrap(), rc.to_string(), "RESULT starts with the code: {text}");
+    (rc, text)
+}
+
+/// Calls that must succeed.
+pub fn ok(handle: &mut i32, cmd: &str, parm1: &str, parm2: &str) {
+    let (rc, text) = call(handle, cmd, parm1, parm2);
+    assert_eq!((rc, text.as_str()), (0, "0"), "{cmd} {parm1:?} {parm2:?}");
+}
+
+/// Opens a session on `server`.
+pub fn open(server: &SmtpServer) -> i32 {
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &server.props(), "");
+    assert!(h > 0);
+    h
+}
+
+/// The directory where cargo put liblnccmd.so for this test run.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
