@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
+use lettre::Address;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message, SinglePart};
-use lettre::Address;
 
 use crate::error::{Error, LnccmdStatus, Result};
 use crate::settings::Settings;
@@ -130,10 +130,26 @@ pub struct Outgoing {
 /// Priority headers of SPEC §4.8 for a level 0..=5.
 fn priority_headers(level: u8) -> &'static [(&'static str, &'static str)] {
     match level {
-        5 => &[("X-Priority", "1 (Highest)"), ("Importance", "high"), ("Priority", "urgent")],
-        4 => &[("X-Priority", "2 (High)"), ("Importance", "high"), ("Priority", "urgent")],
-        1 => &[("X-Priority", "4 (Low)"), ("Importance", "low"), ("Priority", "non-urgent")],
-        0 => &[("X-Priority", "5 (Lowest)"), ("Importance", "low"), ("Priority", "non-urgent")],
+        5 => &[
+            ("X-Priority", "1 (Highest)"),
+            ("Importance", "high"),
+            ("Priority", "urgent"),
+        ],
+        4 => &[
+            ("X-Priority", "2 (High)"),
+            ("Importance", "high"),
+            ("Priority", "urgent"),
+        ],
+        1 => &[
+            ("X-Priority", "4 (Low)"),
+            ("Importance", "low"),
+            ("Priority", "non-urgent"),
+        ],
+        0 => &[
+            ("X-Priority", "5 (Lowest)"),
+            ("Importance", "low"),
+            ("Priority", "non-urgent"),
+        ],
         _ => &[],
     }
 }
@@ -160,8 +176,12 @@ pub fn parse_priority(v: &str) -> Result<u8> {
 /// A Message-ID unique across processes and machines: 128 random bits, `@` the sender's domain.
 fn new_message_id(sender: &Address) -> Result<String> {
     let mut rnd = [0u8; 16];
-    openssl::rand::rand_bytes(&mut rnd)
-        .map_err(|e| Error::new(LnccmdStatus::Internal, format!("random generator failed: {e}")))?;
+    openssl::rand::rand_bytes(&mut rnd).map_err(|e| {
+        Error::new(
+            LnccmdStatus::Internal,
+            format!("random generator failed: {e}"),
+        )
+    })?;
     let hex: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("<{hex}@{}>", sender.domain()))
 }
@@ -246,20 +266,32 @@ pub fn compose(settings: &Settings, draft: &Draft) -> Result<Outgoing> {
         .chain(&draft.bcc)
         .map(|m| m.email.clone())
         .collect();
-    let envelope = lettre::address::Envelope::new(Some(settings.sender.email.clone()), rcpts.clone())
-        .map_err(|e| Error::new(LnccmdStatus::NoRecipient, format!("cannot build the envelope: {e}")))?;
+    let envelope =
+        lettre::address::Envelope::new(Some(settings.sender.email.clone()), rcpts.clone())
+            .map_err(|e| {
+                Error::new(
+                    LnccmdStatus::NoRecipient,
+                    format!("cannot build the envelope: {e}"),
+                )
+            })?;
     b = b.envelope(envelope);
 
-    let content_type = ContentType::parse(&format!("text/plain; charset={}", draft.charset.mime_name()))
-        .map_err(|e| Error::new(LnccmdStatus::Internal, format!("content type: {e}")))?;
+    let content_type = ContentType::parse(&format!(
+        "text/plain; charset={}",
+        draft.charset.mime_name()
+    ))
+    .map_err(|e| Error::new(LnccmdStatus::Internal, format!("content type: {e}")))?;
     // lettre turns every line end of a String body into CRLF and picks
     // 7bit / quoted-printable / base64 so that no line exceeds 998 octets.
     let body = SinglePart::builder()
         .header(content_type)
         .body(draft.text.clone().unwrap_or_default());
-    let mut msg = b
-        .singlepart(body)
-        .map_err(|e| Error::new(LnccmdStatus::Internal, format!("cannot build the message: {e}")))?;
+    let mut msg = b.singlepart(body).map_err(|e| {
+        Error::new(
+            LnccmdStatus::Internal,
+            format!("cannot build the message: {e}"),
+        )
+    })?;
     msg.headers_mut()
         .insert_raw(header("Date", &rfc5322_date_now()));
     Ok(Outgoing {
@@ -282,7 +314,10 @@ mod tests {
     fn duplicates_are_kept_once_across_lists() {
         let mut d = Draft::new(BodyCharset::Utf8);
         d.add_recipients(RecipientKind::To, vec![mb("a@x.test"), mb("a@X.TEST")]);
-        d.add_recipients(RecipientKind::Cc, vec![mb("Other Name <a@x.test>"), mb("b@x.test")]);
+        d.add_recipients(
+            RecipientKind::Cc,
+            vec![mb("Other Name <a@x.test>"), mb("b@x.test")],
+        );
         d.add_recipients(RecipientKind::Bcc, vec![mb("b@x.test"), mb("A@x.test")]);
         assert_eq!(d.to.len(), 1);
         assert_eq!(d.cc.len(), 1);
@@ -301,9 +336,15 @@ mod tests {
 
     #[test]
     fn ascii_charset_names_the_offending_character() {
-        let e = BodyCharset::Ascii.check("MAILTEXT text", "abc é").unwrap_err();
+        let e = BodyCharset::Ascii
+            .check("MAILTEXT text", "abc é")
+            .unwrap_err();
         assert_eq!(e.status, LnccmdStatus::CharsetCannotCarry);
-        assert!(e.detail.contains("'é' (U+00E9) at position 5"), "{}", e.detail);
+        assert!(
+            e.detail.contains("'é' (U+00E9) at position 5"),
+            "{}",
+            e.detail
+        );
         assert!(BodyCharset::Utf8.check("x", "é").is_ok());
     }
 
@@ -315,7 +356,10 @@ mod tests {
         assert_eq!(parse_priority("*normal").unwrap(), 3);
         assert_eq!(parse_priority("LOW").unwrap(), 0);
         for bad in ["6", "-1", "", "urgent", "55"] {
-            assert_eq!(parse_priority(bad).unwrap_err().status, LnccmdStatus::BadValue);
+            assert_eq!(
+                parse_priority(bad).unwrap_err().status,
+                LnccmdStatus::BadValue
+            );
         }
         assert_eq!(priority_headers(5)[0].1, "1 (Highest)");
         assert_eq!(priority_headers(0)[0].1, "5 (Lowest)");
@@ -328,7 +372,10 @@ mod tests {
         let parts: Vec<&str> = d.split(' ').collect();
         assert_eq!(parts.len(), 6, "{d}");
         let off = parts[5];
-        assert!(off.len() == 5 && (off.starts_with('+') || off.starts_with('-')), "{d}");
+        assert!(
+            off.len() == 5 && (off.starts_with('+') || off.starts_with('-')),
+            "{d}"
+        );
     }
 
     #[test]
@@ -336,6 +383,9 @@ mod tests {
         let a: Address = "x@example.test".parse().unwrap();
         let ids: HashSet<String> = (0..1000).map(|_| new_message_id(&a).unwrap()).collect();
         assert_eq!(ids.len(), 1000);
-        assert!(ids.iter().all(|i| i.ends_with("@example.test>") && i.starts_with('<')));
+        assert!(
+            ids.iter()
+                .all(|i| i.ends_with("@example.test>") && i.starts_with('<'))
+        );
     }
 }

@@ -178,7 +178,9 @@ impl LnccmdStatus {
             Self::CertNotTrusted => c"server certificate not trusted",
             Self::StartTlsNotOffered => c"STARTTLS required but not offered by the server",
             Self::AuthFailed => c"authentication refused by the server",
-            Self::AuthUnavailable => c"authentication not offered, or refused over an unencrypted connection",
+            Self::AuthUnavailable => {
+                c"authentication not offered, or refused over an unencrypted connection"
+            }
             Self::ConnectionLost => c"connection to the SMTP server lost",
             Self::Protocol => c"the SMTP server sent a reply that is not valid SMTP",
             Self::SenderRefused => c"sender refused by the server",

@@ -15,7 +15,8 @@ pub const LNCCMD_RESULT_LEN: usize = 256;
 
 /// Blanks and NULs that surround fields (SPEC §1.2).
 fn trim_field(s: &str) -> &str {
-    s.trim_end_matches([' ', '\t', '\0']).trim_start_matches([' ', '\t'])
+    s.trim_end_matches([' ', '\t', '\0'])
+        .trim_start_matches([' ', '\t'])
 }
 
 /// A parameter as text: UTF-8, blanks trimmed. `which` names it in errors.
@@ -40,10 +41,18 @@ fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (Lnccmd
     let cmd_text = trim_field(&cmd_text);
     let Some(command) = Command::from_name(cmd_text) else {
         let status = LnccmdStatus::UnknownCommand;
-        let shown = if cmd_text.is_empty() { "(empty)".to_string() } else { printable(cmd_text) };
+        let shown = if cmd_text.is_empty() {
+            "(empty)".to_string()
+        } else {
+            printable(cmd_text)
+        };
         return (
             status,
-            format!("{} {shown}: unknown command; the mail commands are {}", status.code(), command::all_names()),
+            format!(
+                "{} {shown}: unknown command; the mail commands are {}",
+                status.code(),
+                command::all_names()
+            ),
         );
     };
     let outcome = decode("PARM1", parm1)
@@ -51,7 +60,10 @@ fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (Lnccmd
         .and_then(|(p1, p2)| registry::run(handle, command, &p1, &p2));
     match outcome {
         Ok(()) => (LnccmdStatus::Ok, "0".to_string()),
-        Err(e) => (e.status, format!("{} {}: {}", e.status.code(), command.name(), e.detail)),
+        Err(e) => (
+            e.status,
+            format!("{} {}: {}", e.status.code(), command.name(), e.detail),
+        ),
     }
 }
 
@@ -68,7 +80,14 @@ fn guard(f: impl FnOnce() -> (LnccmdStatus, String)) -> (LnccmdStatus, String) {
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
         let status = LnccmdStatus::Internal;
-        (status, format!("{}: internal error (please report it): {}", status.code(), printable(&what)))
+        (
+            status,
+            format!(
+                "{}: internal error (please report it): {}",
+                status.code(),
+                printable(&what)
+            ),
+        )
     })
 }
 
@@ -194,7 +213,11 @@ pub unsafe extern "C" fn lnccmd_fixed(
     unsafe {
         *handle = h;
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), result.cast::<u8>(), bytes.len());
-        std::ptr::write_bytes(result.cast::<u8>().add(bytes.len()), b' ', result_len - bytes.len());
+        std::ptr::write_bytes(
+            result.cast::<u8>().add(bytes.len()),
+            b' ',
+            result_len - bytes.len(),
+        );
     }
     status.code()
 }
@@ -256,7 +279,12 @@ mod tests {
     #[test]
     fn mailend_frees_the_session_and_its_number_is_never_reused() {
         let mut h = 0;
-        let (s, _) = dispatch(&mut h, b"MAILSMTP", b"Server=127.0.0.1;Sender=a@x.test", b"");
+        let (s, _) = dispatch(
+            &mut h,
+            b"MAILSMTP",
+            b"Server=127.0.0.1;Sender=a@x.test",
+            b"",
+        );
         assert_eq!(s, LnccmdStatus::Ok);
         let old = h;
         let (s, _) = dispatch(&mut h, b"MAILEND", b"", b"");
@@ -265,7 +293,12 @@ mod tests {
         let (s, text) = dispatch(&mut stale, b"MAILPREP", b"", b"");
         assert_eq!(s, LnccmdStatus::BadHandle);
         assert!(text.contains("closed"), "{text}");
-        let (s, _) = dispatch(&mut h, b"MAILSMTP", b"Server=127.0.0.1;Sender=a@x.test", b"");
+        let (s, _) = dispatch(
+            &mut h,
+            b"MAILSMTP",
+            b"Server=127.0.0.1;Sender=a@x.test",
+            b"",
+        );
         assert_eq!(s, LnccmdStatus::Ok);
         assert!(h > old);
         dispatch(&mut h, b"MAILEND", b"", b"");

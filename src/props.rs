@@ -53,9 +53,15 @@ pub fn parse_properties(input: &str) -> Result<Vec<Property>> {
         while i < n && chars[i] != '=' && chars[i] != ';' {
             i += 1;
         }
-        let key: String = chars[key_start..i].iter().collect::<String>().trim_matches(is_blank).to_string();
+        let key: String = chars[key_start..i]
+            .iter()
+            .collect::<String>()
+            .trim_matches(is_blank)
+            .to_string();
         if key.is_empty() {
-            return Err(syntax(format!("'=' with no key before it at position {key_pos}")));
+            return Err(syntax(format!(
+                "'=' with no key before it at position {key_pos}"
+            )));
         }
         if let Some((off, c)) = key
             .chars()
@@ -118,7 +124,11 @@ pub fn parse_properties(input: &str) -> Result<Vec<Property>> {
             while i < n && chars[i] != ';' {
                 i += 1;
             }
-            chars[start..i].iter().collect::<String>().trim_matches(is_blank).to_string()
+            chars[start..i]
+                .iter()
+                .collect::<String>()
+                .trim_matches(is_blank)
+                .to_string()
         };
         items.push(Property {
             key,
@@ -153,7 +163,10 @@ pub fn parse_number(key: &str, value: Option<&str>, min: u32, max: u32) -> Resul
         Ok(x) if (min..=max).contains(&x) && !v.starts_with('+') => Ok(x),
         _ => Err(Error::new(
             LnccmdStatus::BadValue,
-            format!("'{key}' must be a whole number from {min} to {max}, not '{}'", printable(v)),
+            format!(
+                "'{key}' must be a whole number from {min} to {max}, not '{}'",
+                printable(v)
+            ),
         )),
     }
 }
@@ -197,7 +210,10 @@ pub fn parse_address_list(input: &str) -> Result<Vec<AddressEntry>> {
     if in_quotes {
         return Err(Error::new(
             LnccmdStatus::BadAddress,
-            format!("missing closing quote in address list '{}'", printable(input)),
+            format!(
+                "missing closing quote in address list '{}'",
+                printable(input)
+            ),
         ));
     }
     if let Some(e) = parse_address_entry(&current, start_pos)? {
@@ -211,10 +227,16 @@ pub fn parse_single_address(key: &str, input: &str) -> Result<AddressEntry> {
     let mut list = parse_address_list(input)?;
     match list.len() {
         1 => Ok(list.remove(0)),
-        0 => Err(Error::new(LnccmdStatus::BadAddress, format!("'{key}' is empty"))),
+        0 => Err(Error::new(
+            LnccmdStatus::BadAddress,
+            format!("'{key}' is empty"),
+        )),
         k => Err(Error::new(
             LnccmdStatus::BadAddress,
-            format!("'{key}' must be one address, found {k} in '{}'", printable(input)),
+            format!(
+                "'{key}' must be one address, found {k} in '{}'",
+                printable(input)
+            ),
         )),
     }
 }
@@ -255,13 +277,20 @@ fn parse_address_entry(raw: &str, pos: usize) -> Result<Option<AddressEntry>> {
                 return Err(bad("text after '>'"));
             }
             let name = unquote_name(entry[..lt].trim_matches(is_blank));
-            (if name.is_empty() { None } else { Some(name) }, rest[..gt].trim_matches(is_blank))
+            (
+                if name.is_empty() { None } else { Some(name) },
+                rest[..gt].trim_matches(is_blank),
+            )
         }
     };
     if addr.is_empty() {
         return Err(bad("no address"));
     }
-    if addr.chars().any(|c| is_blank(c) || matches!(c, '<' | '>' | '"')) && !addr.starts_with('"') {
+    if addr
+        .chars()
+        .any(|c| is_blank(c) || matches!(c, '<' | '>' | '"'))
+        && !addr.starts_with('"')
+    {
         return Err(bad("blanks, quotes or angle brackets inside the address"));
     }
     match addr.rfind('@') {
@@ -278,7 +307,10 @@ fn parse_address_entry(raw: &str, pos: usize) -> Result<Option<AddressEntry>> {
 fn unquote_name(name: &str) -> String {
     if name.len() >= 2 && name.starts_with('"') && name.ends_with('"') {
         let inner = &name[1..name.len() - 1];
-        inner.replace("\\\"", "\"").replace("\"\"", "\"").replace("\\\\", "\\")
+        inner
+            .replace("\\\"", "\"")
+            .replace("\"\"", "\"")
+            .replace("\\\\", "\\")
     } else {
         name.to_string()
     }
@@ -295,7 +327,10 @@ pub fn check_header_text(what: &str, value: &str) -> Result<()> {
     {
         return Err(Error::new(
             LnccmdStatus::HeaderInjection,
-            format!("{what} contains {} (a header value cannot hold line breaks or control characters)", describe_char(c, i + 1)),
+            format!(
+                "{what} contains {} (a header value cannot hold line breaks or control characters)",
+                describe_char(c, i + 1)
+            ),
         ));
     }
     Ok(())
@@ -341,7 +376,11 @@ mod tests {
     use super::*;
 
     fn kv(s: &str) -> Vec<(String, Option<String>)> {
-        parse_properties(s).unwrap().into_iter().map(|p| (p.key, p.value)).collect()
+        parse_properties(s)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.key, p.value))
+            .collect()
     }
     fn p(k: &str, v: &str) -> (String, Option<String>) {
         (k.into(), Some(v.into()))
@@ -352,7 +391,9 @@ mod tests {
 
     #[test]
     fn vendor_example_parses() {
-        let v = kv(r#"SERVER="SMTP.AURA.FR";SENDER="TECH@EASYCOM-AURA.COM";REPLY="TECH@EASYCOM-AURA.COM";logfile="c:\temp\logaurasmtp.txt""#);
+        let v = kv(
+            r#"SERVER="SMTP.AURA.FR";SENDER="TECH@EASYCOM-AURA.COM";REPLY="TECH@EASYCOM-AURA.COM";logfile="c:\temp\logaurasmtp.txt""#,
+        );
         assert_eq!(
             v,
             vec![
@@ -366,8 +407,14 @@ mod tests {
 
     #[test]
     fn blanks_everywhere_are_ignored() {
-        assert_eq!(kv("  checkMail= true ; \t port =\t25\t;"), vec![p("checkMail", "true"), p("port", "25")]);
-        assert_eq!(kv(r#" subject =  "  kept inside  "  "#), vec![p("subject", "  kept inside  ")]);
+        assert_eq!(
+            kv("  checkMail= true ; \t port =\t25\t;"),
+            vec![p("checkMail", "true"), p("port", "25")]
+        );
+        assert_eq!(
+            kv(r#" subject =  "  kept inside  "  "#),
+            vec![p("subject", "  kept inside  ")]
+        );
         assert_eq!(kv("   "), vec![]);
         assert_eq!(kv(""), vec![]);
     }
@@ -379,21 +426,37 @@ mod tests {
 
     #[test]
     fn quoted_values_keep_semicolons_and_doubled_quotes() {
-        assert_eq!(kv(r#"subject="a;b";x=1"#), vec![p("subject", "a;b"), p("x", "1")]);
-        assert_eq!(kv(r#"subject="say ""hi"" now""#), vec![p("subject", r#"say "hi" now"#)]);
+        assert_eq!(
+            kv(r#"subject="a;b";x=1"#),
+            vec![p("subject", "a;b"), p("x", "1")]
+        );
+        assert_eq!(
+            kv(r#"subject="say ""hi"" now""#),
+            vec![p("subject", r#"say "hi" now"#)]
+        );
         assert_eq!(kv(r#"subject="""#), vec![p("subject", "")]);
         assert_eq!(kv("subject=\"\"\"\"\"\""), vec![p("subject", "\"\"")]);
     }
 
     #[test]
     fn unquoted_value_runs_to_semicolon_and_keeps_inner_quotes() {
-        assert_eq!(kv(r#"password=ab"c d;x=1"#), vec![p("password", r#"ab"c d"#), p("x", "1")]);
+        assert_eq!(
+            kv(r#"password=ab"c d;x=1"#),
+            vec![p("password", r#"ab"c d"#), p("x", "1")]
+        );
         assert_eq!(kv("a=b=c"), vec![p("a", "b=c")]);
     }
 
     #[test]
     fn empty_value_and_bare_flags() {
-        assert_eq!(kv("reply=;report; inline "), vec![p("reply", ""), ("report".into(), None), ("inline".into(), None)]);
+        assert_eq!(
+            kv("reply=;report; inline "),
+            vec![
+                p("reply", ""),
+                ("report".into(), None),
+                ("inline".into(), None)
+            ]
+        );
     }
 
     #[test]
@@ -406,7 +469,11 @@ mod tests {
     fn unterminated_quote_names_key_and_position() {
         let e = err(r#"Server="smtp.example.com;Sender=a@b"#);
         assert_eq!(e.status, LnccmdStatus::PropertySyntax);
-        assert!(e.detail.contains("'Server'") && e.detail.contains("position 8"), "{}", e.detail);
+        assert!(
+            e.detail.contains("'Server'") && e.detail.contains("position 8"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]
@@ -421,7 +488,11 @@ mod tests {
     fn text_after_closing_quote() {
         let e = err(r#"subject="a" b;x=1"#);
         assert_eq!(e.status, LnccmdStatus::PropertySyntax);
-        assert!(e.detail.contains("'subject'") && e.detail.contains("position 13"), "{}", e.detail);
+        assert!(
+            e.detail.contains("'subject'") && e.detail.contains("position 13"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]
@@ -451,14 +522,23 @@ mod tests {
         let e = parse_bool("enableSSL", Some("oui")).unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadValue);
         assert!(e.detail.contains("'enableSSL'") && e.detail.contains("'oui'"));
-        assert_eq!(parse_bool("k", Some("")).unwrap_err().status, LnccmdStatus::BadValue);
-        assert_eq!(parse_bool("k", Some("2")).unwrap_err().status, LnccmdStatus::BadValue);
+        assert_eq!(
+            parse_bool("k", Some("")).unwrap_err().status,
+            LnccmdStatus::BadValue
+        );
+        assert_eq!(
+            parse_bool("k", Some("2")).unwrap_err().status,
+            LnccmdStatus::BadValue
+        );
     }
 
     #[test]
     fn numbers() {
         assert_eq!(parse_number("port", Some("25"), 1, 65535).unwrap(), 25);
-        assert_eq!(parse_number("port", Some("65535"), 1, 65535).unwrap(), 65535);
+        assert_eq!(
+            parse_number("port", Some("65535"), 1, 65535).unwrap(),
+            65535
+        );
         for bad in ["0", "65536", "-1", "+25", "2 5", "", "x", "99999999999"] {
             let e = parse_number("port", Some(bad), 1, 65535).unwrap_err();
             assert_eq!(e.status, LnccmdStatus::BadValue, "{bad}");
@@ -468,7 +548,11 @@ mod tests {
     }
 
     fn addrs(s: &str) -> Vec<(Option<String>, String)> {
-        parse_address_list(s).unwrap().into_iter().map(|e| (e.name, e.addr)).collect()
+        parse_address_list(s)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.addr))
+            .collect()
     }
     fn a(n: Option<&str>, addr: &str) -> (Option<String>, String) {
         (n.map(Into::into), addr.into())
@@ -489,45 +573,94 @@ mod tests {
 
     #[test]
     fn address_separators_and_empty_entries() {
-        assert_eq!(addrs("a@x.test,b@x.test;;  ; c@x.test;"), vec![a(None, "a@x.test"), a(None, "b@x.test"), a(None, "c@x.test")]);
+        assert_eq!(
+            addrs("a@x.test,b@x.test;;  ; c@x.test;"),
+            vec![
+                a(None, "a@x.test"),
+                a(None, "b@x.test"),
+                a(None, "c@x.test")
+            ]
+        );
         assert_eq!(addrs(""), vec![]);
         assert_eq!(addrs(" ; , "), vec![]);
     }
 
     #[test]
     fn address_non_ascii_names_and_escaped_quotes() {
-        assert_eq!(addrs("Zoé Ünïcode <z@x.test>"), vec![a(Some("Zoé Ünïcode"), "z@x.test")]);
-        assert_eq!(addrs(r#""The ""Boss""" <b@x.test>"#), vec![a(Some(r#"The "Boss""#), "b@x.test")]);
+        assert_eq!(
+            addrs("Zoé Ünïcode <z@x.test>"),
+            vec![a(Some("Zoé Ünïcode"), "z@x.test")]
+        );
+        assert_eq!(
+            addrs(r#""The ""Boss""" <b@x.test>"#),
+            vec![a(Some(r#"The "Boss""#), "b@x.test")]
+        );
     }
 
     #[test]
     fn malformed_addresses() {
-        for bad in ["plainword", "@x.test", "a@", "Bob <b@x.test", "Bob <b@x.test> extra", "<>", "a b@x.test", "\"Bob <b@x.test>"] {
+        for bad in [
+            "plainword",
+            "@x.test",
+            "a@",
+            "Bob <b@x.test",
+            "Bob <b@x.test> extra",
+            "<>",
+            "a b@x.test",
+            "\"Bob <b@x.test>",
+        ] {
             let e = parse_address_list(bad).unwrap_err();
             assert_eq!(e.status, LnccmdStatus::BadAddress, "{bad}: {}", e.detail);
         }
         let e = parse_address_list("ok@x.test; nope").unwrap_err();
-        assert!(e.detail.contains("'nope'") && e.detail.contains("position 12"), "{}", e.detail);
+        assert!(
+            e.detail.contains("'nope'") && e.detail.contains("position 12"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]
     fn address_with_line_break_is_injection() {
         let e = parse_address_list("a@x.test\r\nBcc: evil@x.test").unwrap_err();
         assert_eq!(e.status, LnccmdStatus::HeaderInjection);
-        assert!(e.detail.contains("CR (U+000D) at position 9"), "{}", e.detail);
+        assert!(
+            e.detail.contains("CR (U+000D) at position 9"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]
     fn single_address() {
-        assert_eq!(parse_single_address("Sender", "Tech <t@x.test>").unwrap().addr, "t@x.test");
-        assert_eq!(parse_single_address("Sender", "a@x.test;b@x.test").unwrap_err().status, LnccmdStatus::BadAddress);
-        assert_eq!(parse_single_address("Sender", " ").unwrap_err().status, LnccmdStatus::BadAddress);
+        assert_eq!(
+            parse_single_address("Sender", "Tech <t@x.test>")
+                .unwrap()
+                .addr,
+            "t@x.test"
+        );
+        assert_eq!(
+            parse_single_address("Sender", "a@x.test;b@x.test")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::BadAddress
+        );
+        assert_eq!(
+            parse_single_address("Sender", " ").unwrap_err().status,
+            LnccmdStatus::BadAddress
+        );
     }
 
     #[test]
     fn header_text_check() {
         assert!(check_header_text("subject", "Tab\tis fine, é too").is_ok());
-        for (s, what) in [("a\rb", "CR"), ("a\nb", "LF"), ("a\0b", "NUL"), ("a\u{7f}", "U+007F"), ("a\u{2028}", "U+2028")] {
+        for (s, what) in [
+            ("a\rb", "CR"),
+            ("a\nb", "LF"),
+            ("a\0b", "NUL"),
+            ("a\u{7f}", "U+007F"),
+            ("a\u{2028}", "U+2028"),
+        ] {
             let e = check_header_text("subject", s).unwrap_err();
             assert_eq!(e.status, LnccmdStatus::HeaderInjection);
             assert!(e.detail.contains(what), "{}", e.detail);

@@ -37,7 +37,9 @@ fn bad_handle(handle: i32) -> Error {
     let detail = if handle == 0 {
         "handle is 0: call MAILSMTP first to open a session".to_string()
     } else if handle > 0 && handle < table().next {
-        format!("session {handle} is closed (MAILEND was called): call MAILSMTP with handle 0 to open a new one")
+        format!(
+            "session {handle} is closed (MAILEND was called): call MAILSMTP with handle 0 to open a new one"
+        )
     } else {
         format!("no session has handle {handle}: call MAILSMTP with handle 0 to open one")
     };

@@ -96,10 +96,17 @@ impl Session {
             Command::MailLAtt => {
                 self.draft()?;
                 for p in props::parse_properties(parm2)? {
-                    if !["name", "type", "inline", "cid"].iter().any(|k| k.eq_ignore_ascii_case(&p.key)) {
+                    if !["name", "type", "inline", "cid"]
+                        .iter()
+                        .any(|k| k.eq_ignore_ascii_case(&p.key))
+                    {
                         return Err(Error::new(
                             LnccmdStatus::UnknownProperty,
-                            format!("unknown property '{}' at position {} (known: name, type, inline, cid)", printable(&p.key), p.pos),
+                            format!(
+                                "unknown property '{}' at position {} (known: name, type, inline, cid)",
+                                printable(&p.key),
+                                p.pos
+                            ),
                         ));
                     }
                 }
@@ -107,10 +114,16 @@ impl Session {
             }
             Command::MailReport => {
                 self.draft()?;
-                if !["", "read", "both"].iter().any(|k| k.eq_ignore_ascii_case(parm1)) {
+                if !["", "read", "both"]
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(parm1))
+                {
                     return Err(Error::new(
                         LnccmdStatus::BadValue,
-                        format!("PARM1 must be empty, 'read' or 'both', not '{}'", printable(parm1)),
+                        format!(
+                            "PARM1 must be empty, 'read' or 'both', not '{}'",
+                            printable(parm1)
+                        ),
                     ));
                 }
                 Err(not_supported("MAILREPORT (delivery reports)"))
@@ -250,7 +263,15 @@ mod tests {
     #[test]
     fn commands_before_mailprep_are_sequence_errors() {
         let mut s = session();
-        for c in [Command::MailTo, Command::MailCc, Command::MailBcc, Command::MailSubj, Command::MailText, Command::MailPrty, Command::MailSend] {
+        for c in [
+            Command::MailTo,
+            Command::MailCc,
+            Command::MailBcc,
+            Command::MailSubj,
+            Command::MailText,
+            Command::MailPrty,
+            Command::MailSend,
+        ] {
             let e = s.run(c, "x@x.test", "").unwrap_err();
             assert_eq!(e.status, LnccmdStatus::Sequence, "{c:?}");
             assert!(e.detail.contains("MAILPREP"), "{}", e.detail);
@@ -261,22 +282,64 @@ mod tests {
     fn mailsend_without_recipient() {
         let mut s = session();
         s.run(Command::MailPrep, "", "subject=x").unwrap();
-        assert_eq!(s.run(Command::MailSend, "", "").unwrap_err().status, LnccmdStatus::NoRecipient);
+        assert_eq!(
+            s.run(Command::MailSend, "", "").unwrap_err().status,
+            LnccmdStatus::NoRecipient
+        );
     }
 
     #[test]
     fn mailprep_forms() {
         let mut s = session();
-        s.run(Command::MailPrep, "a@x.test", "Just a subject; with semicolon").unwrap();
-        assert_eq!(s.draft.as_ref().unwrap().subject.as_deref(), Some("Just a subject; with semicolon"));
-        s.run(Command::MailPrep, "a@x.test", "subject=\"test\";priority=5;charset=ASCII").unwrap();
+        s.run(
+            Command::MailPrep,
+            "a@x.test",
+            "Just a subject; with semicolon",
+        )
+        .unwrap();
+        assert_eq!(
+            s.draft.as_ref().unwrap().subject.as_deref(),
+            Some("Just a subject; with semicolon")
+        );
+        s.run(
+            Command::MailPrep,
+            "a@x.test",
+            "subject=\"test\";priority=5;charset=ASCII",
+        )
+        .unwrap();
         let d = s.draft.as_ref().unwrap();
-        assert_eq!((d.subject.as_deref(), d.priority, d.charset), (Some("test"), Some(5), BodyCharset::Ascii));
-        assert_eq!(s.run(Command::MailPrep, "", "report").unwrap_err().status, LnccmdStatus::NotSupported);
-        assert_eq!(s.run(Command::MailPrep, "", "colour=red").unwrap_err().status, LnccmdStatus::UnknownProperty);
-        assert_eq!(s.run(Command::MailPrep, "", "charset=klingon").unwrap_err().status, LnccmdStatus::BadValue);
-        assert_eq!(s.run(Command::MailPrep, "", "charset=windows-1252").unwrap_err().status, LnccmdStatus::NotSupported);
-        assert_eq!(s.run(Command::MailPrep, "", "charset=UTF-7").unwrap_err().status, LnccmdStatus::NotSupported);
+        assert_eq!(
+            (d.subject.as_deref(), d.priority, d.charset),
+            (Some("test"), Some(5), BodyCharset::Ascii)
+        );
+        assert_eq!(
+            s.run(Command::MailPrep, "", "report").unwrap_err().status,
+            LnccmdStatus::NotSupported
+        );
+        assert_eq!(
+            s.run(Command::MailPrep, "", "colour=red")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::UnknownProperty
+        );
+        assert_eq!(
+            s.run(Command::MailPrep, "", "charset=klingon")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::BadValue
+        );
+        assert_eq!(
+            s.run(Command::MailPrep, "", "charset=windows-1252")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::NotSupported
+        );
+        assert_eq!(
+            s.run(Command::MailPrep, "", "charset=UTF-7")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::NotSupported
+        );
         // The failed MAILPREPs left the previous draft alone.
         assert_eq!(s.draft.as_ref().unwrap().subject.as_deref(), Some("test"));
     }
@@ -294,18 +357,49 @@ mod tests {
     fn subject_injection_is_refused() {
         let mut s = session();
         s.run(Command::MailPrep, "", "").unwrap();
-        assert_eq!(s.run(Command::MailSubj, "hi\r\nBcc: x@y.test", "").unwrap_err().status, LnccmdStatus::HeaderInjection);
-        assert_eq!(s.run(Command::MailPrep, "", "subject=\"a\nb\"").unwrap_err().status, LnccmdStatus::HeaderInjection);
+        assert_eq!(
+            s.run(Command::MailSubj, "hi\r\nBcc: x@y.test", "")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::HeaderInjection
+        );
+        assert_eq!(
+            s.run(Command::MailPrep, "", "subject=\"a\nb\"")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::HeaderInjection
+        );
     }
 
     #[test]
     fn unimplemented_commands_say_so_after_validation() {
         let mut s = session();
         s.run(Command::MailPrep, "", "").unwrap();
-        assert_eq!(s.run(Command::MailBodyF, "<p>x</p>", "").unwrap_err().status, LnccmdStatus::NotSupported);
-        assert_eq!(s.run(Command::MailLAtt, "/etc/hosts", "nom=x").unwrap_err().status, LnccmdStatus::UnknownProperty);
-        assert_eq!(s.run(Command::MailLAtt, "/etc/hosts", "name=x").unwrap_err().status, LnccmdStatus::NotSupported);
-        assert_eq!(s.run(Command::MailReport, "later", "").unwrap_err().status, LnccmdStatus::BadValue);
-        assert_eq!(s.run(Command::MailReport, "", "").unwrap_err().status, LnccmdStatus::NotSupported);
+        assert_eq!(
+            s.run(Command::MailBodyF, "<p>x</p>", "")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::NotSupported
+        );
+        assert_eq!(
+            s.run(Command::MailLAtt, "/etc/hosts", "nom=x")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::UnknownProperty
+        );
+        assert_eq!(
+            s.run(Command::MailLAtt, "/etc/hosts", "name=x")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::NotSupported
+        );
+        assert_eq!(
+            s.run(Command::MailReport, "later", "").unwrap_err().status,
+            LnccmdStatus::BadValue
+        );
+        assert_eq!(
+            s.run(Command::MailReport, "", "").unwrap_err().status,
+            LnccmdStatus::NotSupported
+        );
     }
 }

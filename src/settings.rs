@@ -40,6 +40,7 @@ pub struct Settings {
     pub sender: Mailbox,
     pub reply: Option<Mailbox>,
     /// Accepted and validated; the send log itself is written from issue #3 on.
+    #[allow(dead_code)]
     pub logfile: Option<PathBuf>,
 }
 
@@ -72,7 +73,7 @@ enum Key {
     InputCharset,
     HeloName,
     TrustCert,
-    DkimKey,
+    DkimKeyFile,
     DkimDomain,
     DkimSelector,
 }
@@ -104,14 +105,17 @@ const KEYS: &[(&str, Key)] = &[
     ("InputCharset", Key::InputCharset),
     ("HeloName", Key::HeloName),
     ("TrustCert", Key::TrustCert),
-    ("DKIMKey", Key::DkimKey),
+    ("DKIMKey", Key::DkimKeyFile),
     ("DKIMDomain", Key::DkimDomain),
     ("DKIMSelector", Key::DkimSelector),
 ];
 
 /// The spelling of a key in SPEC, for messages.
 fn key_name(k: Key) -> &'static str {
-    KEYS.iter().find(|(_, key)| *key == k).map(|(n, _)| *n).unwrap_or("?")
+    KEYS.iter()
+        .find(|(_, key)| *key == k)
+        .map(|(n, _)| *n)
+        .unwrap_or("?")
 }
 
 fn bad_value(msg: String) -> Error {
@@ -152,14 +156,18 @@ pub fn mailbox(entry: props::AddressEntry) -> Result<Mailbox> {
 
 /// Server: a DNS name, an IPv4 address or an IPv6 literal (with or without brackets).
 fn parse_server(v: &str) -> Result<String> {
-    let unbracketed = v.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(v);
+    let unbracketed = v
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(v);
     if unbracketed.parse::<IpAddr>().is_ok() {
         return Ok(unbracketed.to_string());
     }
     let valid_label = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     let host = v.strip_suffix('.').unwrap_or(v);
     if host.len() <= 253 && host.split('.').all(valid_label) {
@@ -180,7 +188,8 @@ fn parse_server(v: &str) -> Result<String> {
 fn parse_helo(v: &str) -> Result<String> {
     let ok = !v.is_empty()
         && v.len() <= 255
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || "-._[]:".contains(c));
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._[]:".contains(c));
     if ok {
         Ok(v.to_string())
     } else {
@@ -251,7 +260,11 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             Key::Timeout => timeout = parse_number(name, v, 1, 3600)?,
             Key::HeloName => {
                 let v = text_value(p, name, false)?;
-                helo = if v.is_empty() { None } else { Some(parse_helo(&v)?) };
+                helo = if v.is_empty() {
+                    None
+                } else {
+                    Some(parse_helo(&v)?)
+                };
             }
             Key::SslType => {
                 let v = text_value(p, name, false)?;
@@ -286,7 +299,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             | Key::WrapperSubject
             | Key::RecipientCerts
             | Key::TrustCert
-            | Key::DkimKey
+            | Key::DkimKeyFile
             | Key::DkimDomain
             | Key::DkimSelector => {
                 let on = !text_value(p, name, false)?.is_empty();
@@ -298,7 +311,10 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             }
             Key::AuthMethod => {
                 let v = text_value(p, name, false)?;
-                if !["PLAIN", "LOGIN", "XOAUTH2"].iter().any(|m| m.eq_ignore_ascii_case(&v)) {
+                if !["PLAIN", "LOGIN", "XOAUTH2"]
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(&v))
+                {
                     return Err(bad_value(format!(
                         "'AuthMethod' must be PLAIN, LOGIN or XOAUTH2, not '{}'",
                         printable(&v)
@@ -316,7 +332,11 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                         printable(&v)
                     )));
                 }
-                flag(key, !v.eq_ignore_ascii_case("AES256-CBC"), format!("EncryptAlgo={v}"));
+                flag(
+                    key,
+                    !v.eq_ignore_ascii_case("AES256-CBC"),
+                    format!("EncryptAlgo={v}"),
+                );
             }
             Key::InputCharset => {
                 let v = text_value(p, name, false)?;
@@ -396,7 +416,10 @@ mod tests {
         assert_eq!(s.endpoint.port, 2525);
         assert_eq!(s.endpoint.timeout, Duration::from_secs(30));
         assert_eq!(s.reply.unwrap().email.to_string(), "TECH@EASYCOM-AURA.COM");
-        assert_eq!(s.logfile.unwrap(), PathBuf::from(r"c:\temp\logaurasmtp.txt"));
+        assert_eq!(
+            s.logfile.unwrap(),
+            PathBuf::from(r"c:\temp\logaurasmtp.txt")
+        );
     }
 
     #[test]
@@ -404,8 +427,17 @@ mod tests {
         let s = parse("Server=[::1];Sender=a@b.test").unwrap();
         assert_eq!(s.endpoint.server, "::1");
         assert_eq!(s.endpoint.display(), "[::1]:25");
-        assert_eq!(parse("Server=::1;Sender=a@b.test").unwrap().endpoint.server, "::1");
-        assert_eq!(parse("Server=127.0.0.1;Sender=a@b.test").unwrap().endpoint.display(), "127.0.0.1:25");
+        assert_eq!(
+            parse("Server=::1;Sender=a@b.test").unwrap().endpoint.server,
+            "::1"
+        );
+        assert_eq!(
+            parse("Server=127.0.0.1;Sender=a@b.test")
+                .unwrap()
+                .endpoint
+                .display(),
+            "127.0.0.1:25"
+        );
     }
 
     #[test]
@@ -427,9 +459,18 @@ mod tests {
             ("Server=x.test:25;Sender=a@b.test", "Server"),
             ("Server=bad host;Sender=a@b.test", "Server"),
             ("Server;Sender=a@b.test", "Server"),
-            ("Server=x.test;Sender=a@b.test;AuthMethod=CRAM-MD5", "AuthMethod"),
-            ("Server=x.test;Sender=a@b.test;EncryptAlgo=DES", "EncryptAlgo"),
-            ("Server=x.test;Sender=a@b.test;InputCharset=klingon", "InputCharset"),
+            (
+                "Server=x.test;Sender=a@b.test;AuthMethod=CRAM-MD5",
+                "AuthMethod",
+            ),
+            (
+                "Server=x.test;Sender=a@b.test;EncryptAlgo=DES",
+                "EncryptAlgo",
+            ),
+            (
+                "Server=x.test;Sender=a@b.test;InputCharset=klingon",
+                "InputCharset",
+            ),
             ("Server=x.test;Sender=a@b.test;HeloName=a b", "HeloName"),
         ] {
             let e = parse(s).unwrap_err();
@@ -440,23 +481,40 @@ mod tests {
 
     #[test]
     fn bad_addresses() {
-        assert_eq!(code("Server=x.test;Sender=nobody"), LnccmdStatus::BadAddress);
-        assert_eq!(code("Server=x.test;Sender=a@b.test;reply=x@"), LnccmdStatus::BadAddress);
-        assert_eq!(code("Server=x.test;Sender=a@@b.test"), LnccmdStatus::BadAddress);
+        assert_eq!(
+            code("Server=x.test;Sender=nobody"),
+            LnccmdStatus::BadAddress
+        );
+        assert_eq!(
+            code("Server=x.test;Sender=a@b.test;reply=x@"),
+            LnccmdStatus::BadAddress
+        );
+        assert_eq!(
+            code("Server=x.test;Sender=a@@b.test"),
+            LnccmdStatus::BadAddress
+        );
     }
 
     #[test]
     fn sender_with_crlf_is_header_injection() {
         let e = parse("Server=x.test;Sender=\"a@b.test\r\nBcc: evil@x.test\"").unwrap_err();
         assert_eq!(e.status, LnccmdStatus::HeaderInjection);
-        assert!(e.detail.contains("'Sender'") && e.detail.contains("CR"), "{}", e.detail);
+        assert!(
+            e.detail.contains("'Sender'") && e.detail.contains("CR"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]
     fn unknown_key_names_key_and_position() {
         let e = parse("Server=x.test;Sender=a@b.test;Sever=y").unwrap_err();
         assert_eq!(e.status, LnccmdStatus::UnknownProperty);
-        assert!(e.detail.contains("'Sever'") && e.detail.contains("position 31"), "{}", e.detail);
+        assert!(
+            e.detail.contains("'Sever'") && e.detail.contains("position 31"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]

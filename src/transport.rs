@@ -56,7 +56,10 @@ fn is_timeout(e: &SmtpError) -> bool {
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<io::Error>() {
-            if matches!(io.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+            if matches!(
+                io.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) {
                 return true;
             }
         }
@@ -98,7 +101,9 @@ fn classify(e: &SmtpError, stage: Stage, ep: &Endpoint) -> Error {
                 Stage::Data | Stage::Message if code.to_string() == "552" => {
                     (LnccmdStatus::TooLarge, "refused the message as too large")
                 }
-                Stage::Data | Stage::Message => (LnccmdStatus::MessageRefused, "refused the message"),
+                Stage::Data | Stage::Message => {
+                    (LnccmdStatus::MessageRefused, "refused the message")
+                }
             }
         };
         return Error::new(status, format!("server {server} {what}: {reply}"));
@@ -113,15 +118,24 @@ fn classify(e: &SmtpError, stage: Stage, ep: &Endpoint) -> Error {
     if e.is_response() && !text.contains("incomplete response") {
         return Error::new(
             LnccmdStatus::Protocol,
-            format!("{server} sent a reply that is not valid SMTP while we waited for {}: {text}", stage.waiting_for()),
+            format!(
+                "{server} sent a reply that is not valid SMTP while we waited for {}: {text}",
+                stage.waiting_for()
+            ),
         );
     }
     if stage == Stage::Connect && !text.contains("incomplete response") {
-        return Error::new(LnccmdStatus::Connect, format!("cannot connect to {server}: {text}"));
+        return Error::new(
+            LnccmdStatus::Connect,
+            format!("cannot connect to {server}: {text}"),
+        );
     }
     Error::new(
         LnccmdStatus::ConnectionLost,
-        format!("connection to {server} lost while waiting for {}: {text}", stage.waiting_for()),
+        format!(
+            "connection to {server} lost while waiting for {}: {text}",
+            stage.waiting_for()
+        ),
     )
 }
 
@@ -130,8 +144,14 @@ fn open(ep: &Endpoint) -> Result<Connection> {
         Some(name) => ClientId::Domain(name.clone()),
         None => ClientId::default(),
     };
-    let smtp = SmtpConnection::connect((ep.server.as_str(), ep.port), Some(ep.timeout), &hello, None, None)
-        .map_err(|e| classify(&e, Stage::Connect, ep))?;
+    let smtp = SmtpConnection::connect(
+        (ep.server.as_str(), ep.port),
+        Some(ep.timeout),
+        &hello,
+        None,
+        None,
+    )
+    .map_err(|e| classify(&e, Stage::Connect, ep))?;
     Ok(Connection {
         endpoint: ep.clone(),
         smtp,
@@ -177,7 +197,8 @@ pub fn send(slot: &mut Option<Connection>, ep: &Endpoint, out: &Outgoing) -> Res
     let conn = connection(slot, ep)?;
     let info = conn.smtp.server_info();
     let mut params = Vec::new();
-    let needs_utf8 = !out.from.to_string().is_ascii() || out.rcpts.iter().any(|r| !r.to_string().is_ascii());
+    let needs_utf8 =
+        !out.from.to_string().is_ascii() || out.rcpts.iter().any(|r| !r.to_string().is_ascii());
     if needs_utf8 {
         if !info.supports_feature(Extension::SmtpUtfEight) {
             return Err(Error::new(
@@ -194,7 +215,10 @@ pub fn send(slot: &mut Option<Connection>, ep: &Endpoint, out: &Outgoing) -> Res
         if !info.supports_feature(Extension::EightBitMime) {
             return Err(Error::new(
                 LnccmdStatus::MessageRefused,
-                format!("the message has 8-bit content and {} does not offer 8BITMIME", ep.display()),
+                format!(
+                    "the message has 8-bit content and {} does not offer 8BITMIME",
+                    ep.display()
+                ),
             ));
         }
         params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
@@ -237,7 +261,10 @@ pub fn send(slot: &mut Option<Connection>, ep: &Endpoint, out: &Outgoing) -> Res
         };
         return Err(Error::new(
             status,
-            format!("server {} refused every recipient, nothing was sent: {list}", ep.display()),
+            format!(
+                "server {} refused every recipient, nothing was sent: {list}",
+                ep.display()
+            ),
         ));
     }
     if let Err(e) = conn.smtp.command(Data) {
@@ -250,7 +277,11 @@ pub fn send(slot: &mut Option<Connection>, ep: &Endpoint, out: &Outgoing) -> Res
     match conn.smtp.message(data) {
         Ok(resp) => Ok(Delivery {
             refused,
-            reply: format!("{} {}", resp.code(), resp.message().collect::<Vec<_>>().join(" ")),
+            reply: format!(
+                "{} {}",
+                resp.code(),
+                resp.message().collect::<Vec<_>>().join(" ")
+            ),
         }),
         Err(e) => {
             let err = classify(&e, Stage::Message, ep);

@@ -15,11 +15,21 @@ fn text_message_arrives_with_every_header() {
         server.port
     );
     ok(&mut h, "MAILSMTP", &props, " ");
-    ok(&mut h, "MAILPREP", "Bob <bob@example.test>; \"Doe, Zoé\" <zoe@example.test>", "subject=\"Prüfung ✓ of the invoice\";priority=5");
+    ok(
+        &mut h,
+        "MAILPREP",
+        "Bob <bob@example.test>; \"Doe, Zoé\" <zoe@example.test>",
+        "subject=\"Prüfung ✓ of the invoice\";priority=5",
+    );
     ok(&mut h, "MAILCC", "carol@example.test", "");
     ok(&mut h, "MAILBCC", "hidden@example.test", "");
     ok(&mut h, "MAILTEXT", "Hello Bob,", "");
-    ok(&mut h, "MAILTEXT", "the invoice is attached.\r\nRegards", "");
+    ok(
+        &mut h,
+        "MAILTEXT",
+        "the invoice is attached.\r\nRegards",
+        "",
+    );
     ok(&mut h, "MAILSEND", "", "");
     ok(&mut h, "MAILEND", "", "");
     assert_eq!(h, 0);
@@ -27,10 +37,21 @@ fn text_message_arrives_with_every_header() {
     let msgs = server.wait_for(1);
     let m = &msgs[0];
     assert_eq!(m["mail_from"], "tech@example.test");
-    assert_eq!(rcpts(m), ["bob@example.test", "zoe@example.test", "carol@example.test", "hidden@example.test"]);
+    assert_eq!(
+        rcpts(m),
+        [
+            "bob@example.test",
+            "zoe@example.test",
+            "carol@example.test",
+            "hidden@example.test"
+        ]
+    );
     assert_eq!(m["helo"], "client.example.test");
     assert_eq!(header(m, "From"), Some("Équipe Tech <tech@example.test>"));
-    assert_eq!(header(m, "To"), Some("Bob <bob@example.test>, \"Doe, Zoé\" <zoe@example.test>"));
+    assert_eq!(
+        header(m, "To"),
+        Some("Bob <bob@example.test>, \"Doe, Zoé\" <zoe@example.test>")
+    );
     assert_eq!(header(m, "Cc"), Some("carol@example.test"));
     assert_eq!(header(m, "Reply-To"), Some("help@example.test"));
     assert_eq!(header(m, "Subject"), Some("Prüfung ✓ of the invoice"));
@@ -39,23 +60,47 @@ fn text_message_arrives_with_every_header() {
     assert_eq!(header(m, "Importance"), Some("high"));
     assert_eq!(header(m, "Priority"), Some("urgent"));
     assert_eq!(header_count(m, "Bcc"), 0);
-    assert!(!String::from_utf8_lossy(&server.raw(1)).contains("hidden"), "Bcc address leaked into the message");
+    assert!(
+        !String::from_utf8_lossy(&server.raw(1)).contains("hidden"),
+        "Bcc address leaked into the message"
+    );
     // Non-ASCII went out as RFC 2047 encoded-words, the raw headers are ASCII.
     let raw = server.raw(1);
     let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     assert!(raw[..head_end].is_ascii());
-    let subject_raw = m["raw_headers"].as_array().unwrap().iter().find(|h| h[0] == "Subject").unwrap()[1].as_str().unwrap();
+    let subject_raw = m["raw_headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "Subject")
+        .unwrap()[1]
+        .as_str()
+        .unwrap();
     assert!(subject_raw.contains("=?utf-8?"), "{subject_raw}");
     // Date: RFC 5322 with a numeric offset.
     let date = header(m, "Date").unwrap();
     let off = date.rsplit(' ').next().unwrap();
-    assert!(off.len() == 5 && (off.starts_with('+') || off.starts_with('-')), "{date}");
+    assert!(
+        off.len() == 5 && (off.starts_with('+') || off.starts_with('-')),
+        "{date}"
+    );
     let id = header(m, "Message-ID").unwrap();
-    assert!(id.starts_with('<') && id.ends_with("@example.test>"), "{id}");
+    assert!(
+        id.starts_with('<') && id.ends_with("@example.test>"),
+        "{id}"
+    );
     assert_eq!(m["parts"][0]["content_type"], "text/plain");
     assert_eq!(m["parts"][0]["charset"], "utf-8");
-    assert_eq!(body_text(m), "Hello Bob,\nthe invoice is attached.\nRegards\n");
-    assert_eq!(m["defects"].as_array().unwrap().len(), 0, "{}", m["defects"]);
+    assert_eq!(
+        body_text(m),
+        "Hello Bob,\nthe invoice is attached.\nRegards\n"
+    );
+    assert_eq!(
+        m["defects"].as_array().unwrap().len(),
+        0,
+        "{}",
+        m["defects"]
+    );
 }
 
 #[test]
@@ -69,10 +114,17 @@ fn message_ids_are_unique_and_one_connection_carries_every_send() {
     }
     ok(&mut h, "MAILEND", "", "");
     let msgs = server.wait_for(5);
-    let ids: std::collections::HashSet<_> = msgs.iter().map(|m| header(m, "Message-ID").unwrap().to_string()).collect();
+    let ids: std::collections::HashSet<_> = msgs
+        .iter()
+        .map(|m| header(m, "Message-ID").unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 5);
     let peers: std::collections::HashSet<_> = msgs.iter().map(|m| m["peer"].to_string()).collect();
-    assert_eq!(peers.len(), 1, "expected one SMTP connection for the session: {peers:?}");
+    assert_eq!(
+        peers.len(),
+        1,
+        "expected one SMTP connection for the session: {peers:?}"
+    );
     assert_eq!(header(&msgs[3], "Subject"), Some("msg 3"));
 }
 
@@ -80,12 +132,21 @@ fn message_ids_are_unique_and_one_connection_carries_every_send() {
 fn failed_send_keeps_the_draft_and_retry_delivers() {
     let port = free_port();
     let mut h = 0;
-    ok(&mut h, "MAILSMTP", &format!("Server=127.0.0.1;port={port};Sender=tech@example.test;Timeout=5"), "");
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("Server=127.0.0.1;port={port};Sender=tech@example.test;Timeout=5"),
+        "",
+    );
     ok(&mut h, "MAILPREP", "bob@example.test", "subject=\"kept\"");
     ok(&mut h, "MAILTEXT", "still here", "");
     let (rc, text) = call(&mut h, "MAILSEND", "", "");
     assert_eq!(rc, 400, "{text}");
-    assert!(text.starts_with("400 MAILSEND: cannot connect to 127.0.0.1:") && text.contains(&port.to_string()), "{text}");
+    assert!(
+        text.starts_with("400 MAILSEND: cannot connect to 127.0.0.1:")
+            && text.contains(&port.to_string()),
+        "{text}"
+    );
 
     // The server comes back: the same MAILSEND now delivers the same draft.
     let server = SmtpServer::start_on(port);
@@ -104,20 +165,39 @@ fn failed_send_keeps_the_draft_and_retry_delivers() {
 fn new_mailsmtp_keeps_the_draft_and_changes_server() {
     let server = SmtpServer::start();
     let mut h = 0;
-    ok(&mut h, "MAILSMTP", &format!("Server=127.0.0.1;port={};Sender=tech@example.test;Timeout=5", free_port()), "");
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!(
+            "Server=127.0.0.1;port={};Sender=tech@example.test;Timeout=5",
+            free_port()
+        ),
+        "",
+    );
     ok(&mut h, "MAILPREP", "bob@example.test", "via backup");
     assert_eq!(call(&mut h, "MAILSEND", "", "").0, 400);
     let before = h;
     ok(&mut h, "MAILSMTP", &server.props(), "");
     assert_eq!(h, before, "a live handle keeps its number");
     ok(&mut h, "MAILSEND", "", "");
-    assert_eq!(header(&server.wait_for(1)[0], "Subject"), Some("via backup"));
+    assert_eq!(
+        header(&server.wait_for(1)[0], "Subject"),
+        Some("via backup")
+    );
     // A MAILSMTP that fails leaves the session as it was.
-    let (rc, _) = call(&mut h, "MAILSMTP", "Server=127.0.0.1;port=0;Sender=x@example.test", "");
+    let (rc, _) = call(
+        &mut h,
+        "MAILSMTP",
+        "Server=127.0.0.1;port=0;Sender=x@example.test",
+        "",
+    );
     assert_eq!(rc, 106);
     ok(&mut h, "MAILPREP", "bob@example.test", "still configured");
     ok(&mut h, "MAILSEND", "", "");
-    assert_eq!(header(&server.wait_for(2)[1], "Subject"), Some("still configured"));
+    assert_eq!(
+        header(&server.wait_for(2)[1], "Subject"),
+        Some("still configured")
+    );
     ok(&mut h, "MAILEND", "", "");
 }
 
@@ -125,20 +205,36 @@ fn new_mailsmtp_keeps_the_draft_and_changes_server() {
 fn refused_recipients_partial_and_total() {
     let server = SmtpServer::start();
     let mut h = open(&server);
-    ok(&mut h, "MAILPREP", "ok1@example.test; reject1@example.test", "partial");
+    ok(
+        &mut h,
+        "MAILPREP",
+        "ok1@example.test; reject1@example.test",
+        "partial",
+    );
     ok(&mut h, "MAILCC", "busy@example.test; ok2@example.test", "");
     let (rc, text) = call(&mut h, "MAILSEND", "", "");
     assert_eq!(rc, 501, "{text}");
-    assert!(text.contains("<reject1@example.test>: 550") && text.contains("<busy@example.test>: 450"), "{text}");
+    assert!(
+        text.contains("<reject1@example.test>: 550") && text.contains("<busy@example.test>: 450"),
+        "{text}"
+    );
     let m = &server.wait_for(1)[0];
     assert_eq!(rcpts(m), ["ok1@example.test", "ok2@example.test"]);
     // Partial delivery clears the draft: a retry would duplicate the mail.
     assert_eq!(call(&mut h, "MAILSEND", "", "").0, 103);
 
-    ok(&mut h, "MAILPREP", "reject2@example.test; reject3@example.test", "none");
+    ok(
+        &mut h,
+        "MAILPREP",
+        "reject2@example.test; reject3@example.test",
+        "none",
+    );
     let (rc, text) = call(&mut h, "MAILSEND", "", "");
     assert_eq!(rc, 502, "{text}");
-    assert!(text.contains("reject2@example.test") && text.contains("nothing was sent"), "{text}");
+    assert!(
+        text.contains("reject2@example.test") && text.contains("nothing was sent"),
+        "{text}"
+    );
     // Nothing was accepted: the draft is kept; with one more recipient it goes out.
     ok(&mut h, "MAILTO", "ok3@example.test", "");
     let (rc, text) = call(&mut h, "MAILSEND", "", "");
@@ -156,7 +252,12 @@ fn refused_recipients_partial_and_total() {
 fn duplicate_recipients_are_sent_once() {
     let server = SmtpServer::start();
     let mut h = open(&server);
-    ok(&mut h, "MAILPREP", "a@example.test; A <a@EXAMPLE.test>", "dups");
+    ok(
+        &mut h,
+        "MAILPREP",
+        "a@example.test; A <a@EXAMPLE.test>",
+        "dups",
+    );
     ok(&mut h, "MAILCC", "a@example.test, b@example.test", "");
     ok(&mut h, "MAILBCC", "b@example.test", "");
     ok(&mut h, "MAILSEND", "", "");
@@ -178,7 +279,10 @@ fn body_lines_dots_and_long_lines_arrive_intact() {
     ok(&mut h, "MAILSEND", "", "");
     ok(&mut h, "MAILEND", "", "");
     let m = &server.wait_for(1)[0];
-    assert_eq!(body_text(m), format!("one\n.\ntwo\nthree\n..four\n{long}\n.\n"));
+    assert_eq!(
+        body_text(m),
+        format!("one\n.\ntwo\nthree\n..four\n{long}\n.\n")
+    );
     let raw = server.raw(1);
     // Only CRLF line ends, no line over 998 octets.
     for (i, w) in raw.windows(2).enumerate() {
@@ -192,7 +296,12 @@ fn body_lines_dots_and_long_lines_arrive_intact() {
 fn ascii_charset() {
     let server = SmtpServer::start();
     let mut h = open(&server);
-    ok(&mut h, "MAILPREP", "r@example.test", "subject=\"plain\";charset=ASCII");
+    ok(
+        &mut h,
+        "MAILPREP",
+        "r@example.test",
+        "subject=\"plain\";charset=ASCII",
+    );
     ok(&mut h, "MAILTEXT", "only ascii", "");
     let (rc, text) = call(&mut h, "MAILTEXT", "café", "");
     assert_eq!(rc, 111, "{text}");
@@ -231,7 +340,15 @@ fn header_injection_is_refused_and_nothing_is_smuggled() {
 fn stalled_server_times_out_within_twice_timeout() {
     let (_listener, addr) = silent_server();
     let mut h = 0;
-    ok(&mut h, "MAILSMTP", &format!("Server=127.0.0.1;port={};Sender=t@example.test;Timeout=1", addr.port()), "");
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!(
+            "Server=127.0.0.1;port={};Sender=t@example.test;Timeout=1",
+            addr.port()
+        ),
+        "",
+    );
     ok(&mut h, "MAILPREP", "r@example.test", "stall");
     let t = Instant::now();
     let (rc, text) = call(&mut h, "MAILSEND", "", "");
@@ -254,7 +371,12 @@ fn sessions_on_many_threads_deliver_every_message_once() {
                 let mut h = 0;
                 ok(&mut h, "MAILSMTP", &props, "");
                 for i in 0..10 {
-                    ok(&mut h, "MAILPREP", &format!("t{t}@example.test"), &format!("thread {t} msg {i}"));
+                    ok(
+                        &mut h,
+                        "MAILPREP",
+                        &format!("t{t}@example.test"),
+                        &format!("thread {t} msg {i}"),
+                    );
                     ok(&mut h, "MAILTEXT", "x", "");
                     ok(&mut h, "MAILSEND", "", "");
                 }
@@ -266,9 +388,15 @@ fn sessions_on_many_threads_deliver_every_message_once() {
         t.join().unwrap();
     }
     let msgs = server.wait_for(80);
-    let subjects: std::collections::HashSet<_> = msgs.iter().map(|m| header(m, "Subject").unwrap().to_string()).collect();
+    let subjects: std::collections::HashSet<_> = msgs
+        .iter()
+        .map(|m| header(m, "Subject").unwrap().to_string())
+        .collect();
     assert_eq!(subjects.len(), 80);
-    let ids: std::collections::HashSet<_> = msgs.iter().map(|m| header(m, "Message-ID").unwrap().to_string()).collect();
+    let ids: std::collections::HashSet<_> = msgs
+        .iter()
+        .map(|m| header(m, "Message-ID").unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 80);
 }
 
@@ -282,7 +410,12 @@ fn one_handle_shared_by_threads_is_serialised() {
                 for i in 0..25 {
                     let mut hh = h;
                     // Every call is whole: it either works or reports the sequence rule.
-                    let (rc, text) = call(&mut hh, "MAILPREP", &format!("t{t}@example.test"), &format!("t{t} {i}"));
+                    let (rc, text) = call(
+                        &mut hh,
+                        "MAILPREP",
+                        &format!("t{t}@example.test"),
+                        &format!("t{t} {i}"),
+                    );
                     assert_eq!(rc, 0, "{text}");
                     let (rc, text) = call(&mut hh, "MAILSEND", "", "");
                     assert!(rc == 0 || rc == 103, "{text}");
@@ -303,4 +436,46 @@ fn one_handle_shared_by_threads_is_serialised() {
         let subj = header(&m, "Subject").unwrap();
         assert_eq!(&to[..2], &subj[..2], "{to} / {subj}");
     }
+}
+
+#[test]
+fn a_stalled_send_does_not_block_other_handles() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let server = SmtpServer::start();
+    let (_listener, addr) = silent_server();
+    let stalled_done = Arc::new(AtomicBool::new(false));
+    let done = stalled_done.clone();
+    let stalled = std::thread::spawn(move || {
+        let mut h = 0;
+        ok(
+            &mut h,
+            "MAILSMTP",
+            &format!(
+                "Server=127.0.0.1;port={};Sender=t@example.test;Timeout=8",
+                addr.port()
+            ),
+            "",
+        );
+        ok(&mut h, "MAILPREP", "r@example.test", "stuck");
+        let (rc, _) = call(&mut h, "MAILSEND", "", "");
+        done.store(true, Ordering::SeqCst);
+        ok(&mut h, "MAILEND", "", "");
+        rc
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // Meanwhile another session opens, sends and closes.
+    let mut h = open(&server);
+    ok(&mut h, "MAILPREP", "r@example.test", "not blocked");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    assert!(
+        !stalled_done.load(Ordering::SeqCst),
+        "the other session finished only after the stalled one"
+    );
+    assert_eq!(
+        header(&server.wait_for(1)[0], "Subject"),
+        Some("not blocked")
+    );
+    assert_eq!(stalled.join().unwrap(), 401);
 }

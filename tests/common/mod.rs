@@ -59,23 +59,38 @@ impl SmtpServer {
                 panic!("aiosmtpd did not start within {WAIT:?}");
             }
         };
-        let Some(port) = line.trim().strip_prefix("PORT ").and_then(|p| p.parse().ok()) else {
+        let Some(port) = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+        else {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("aiosmtpd did not start (is it installed? pip install -r tests/support/requirements.txt): {line:?}");
+            panic!(
+                "aiosmtpd did not start (is it installed? pip install -r tests/support/requirements.txt): {line:?}"
+            );
         };
         SmtpServer { child, port, dir }
     }
 
     /// The MAILSMTP property string for this server.
     pub fn props(&self) -> String {
-        format!("Server=\"127.0.0.1\";port={};Sender=\"Tech <tech@example.test>\";Timeout=10", self.port)
+        format!(
+            "Server=\"127.0.0.1\";port={};Sender=\"Tech <tech@example.test>\";Timeout=10",
+            self.port
+        )
     }
 
     fn count(&self) -> usize {
         std::fs::read_dir(self.dir.path())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "json")
+            })
             .count()
     }
 
@@ -83,7 +98,11 @@ impl SmtpServer {
     pub fn wait_for(&self, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + WAIT;
         while self.count() < n {
-            assert!(Instant::now() < deadline, "only {} of {n} messages arrived within {WAIT:?}", self.count());
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} messages arrived within {WAIT:?}",
+                self.count()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         self.messages()
@@ -92,7 +111,8 @@ impl SmtpServer {
     pub fn messages(&self) -> Vec<Value> {
         (1..=self.count())
             .map(|i| {
-                let text = std::fs::read_to_string(self.dir.path().join(format!("{i}.json"))).unwrap();
+                let text =
+                    std::fs::read_to_string(self.dir.path().join(format!("{i}.json"))).unwrap();
                 serde_json::from_str(&text).unwrap()
             })
             .collect()
@@ -154,7 +174,12 @@ pub fn body_text(msg: &Value) -> String {
 }
 
 pub fn rcpts(msg: &Value) -> Vec<String> {
-    msg["rcpt_tos"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect()
+    msg["rcpt_tos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// One call through the exported C function `lnccmd`.
@@ -168,12 +193,31 @@ pub fn call_bytes(handle: &mut i32, cmd: &str, parm1: &[u8], parm2: &[u8]) -> (i
     let p2 = CString::new(parm2).unwrap();
     let mut result = [0x55 as std::ffi::c_char; lnccmd::LNCCMD_RESULT_LEN + 16];
     let rc = unsafe {
-        lnccmd::lnccmd(handle, cmd.as_ptr(), std::ptr::null(), p1.as_ptr(), p2.as_ptr(), result.as_mut_ptr())
+        lnccmd::lnccmd(
+            handle,
+            cmd.as_ptr(),
+            std::ptr::null(),
+            p1.as_ptr(),
+            p2.as_ptr(),
+            result.as_mut_ptr(),
+        )
     };
     // Nothing may be written past LNCCMD_RESULT_LEN.
-    assert!(result[lnccmd::LNCCMD_RESULT_LEN..].iter().all(|&b| b == 0x55), "RESULT overflow");
-    let text = unsafe { CStr::from_ptr(result.as_ptr()) }.to_str().unwrap().to_string();
-    assert_eq!(text.split(' ').next().unwrap(), rc.to_string(), "RESULT starts with the code: {text}");
+    assert!(
+        result[lnccmd::LNCCMD_RESULT_LEN..]
+            .iter()
+            .all(|&b| b == 0x55),
+        "RESULT overflow"
+    );
+    let text = unsafe { CStr::from_ptr(result.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        text.split(' ').next().unwrap(),
+        rc.to_string(),
+        "RESULT starts with the code: {text}"
+    );
     (rc, text)
 }
 
@@ -191,8 +235,9 @@ pub fn open(server: &SmtpServer) -> i32 {
     h
 }
 
-/// The directory where cargo put liblnccmd.so for this test run.
+/// The directory where cargo put liblnccmd.so for this test run: `deps/`,
+/// beside the test binary (`cargo test` does not copy it up to target/debug).
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    exe.parent().unwrap().to_path_buf()
 }

@@ -1,0 +1,150 @@
+//! The C examples: compiled with -Wall -Wextra -Werror against the checked-in
+//! header, linked to the freshly built liblnccmd.so, run against aiosmtpd.
+//! With VALGRIND=1 they run under valgrind (errors and definite leaks fail).
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn compile(example: &str, out_dir: &Path) -> std::path::PathBuf {
+    let lib_dir = target_dir();
+    assert!(
+        lib_dir.join("liblnccmd.so").exists(),
+        "liblnccmd.so not built in {}",
+        lib_dir.display()
+    );
+    let exe = out_dir.join(example);
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "gcc".into()))
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(root().join("c-examples").join(format!("{example}.c")))
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-llnccmd")
+        .status()
+        .expect("a C compiler (gcc) is needed");
+    assert!(status.success(), "{example}.c does not compile cleanly");
+    exe
+}
+
+fn run(exe: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = if std::env::var_os("VALGRIND").is_some() {
+        let mut c = Command::new("valgrind");
+        c.args([
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "-q",
+        ]);
+        c.arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    // cargo test puts target/debug in LD_LIBRARY_PATH, which would win over
+    // the rpath and could load a stale copy of the library from `cargo build`.
+    cmd.env_remove("LD_LIBRARY_PATH");
+    cmd.args(args).output().unwrap()
+}
+
+#[test]
+fn send_text_c_sends_the_vendor_example() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile("send_text", dir.path());
+    let out = run(
+        &exe,
+        &[
+            "127.0.0.1",
+            &server.port.to_string(),
+            "Bob <bob@example.test>",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "send_text failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = &server.wait_for(1)[0];
+    assert_eq!(m["mail_from"], "TECH@EASYCOM-AURA.COM");
+    assert_eq!(rcpts(m), ["bob@example.test"]);
+    assert_eq!(header(m, "From"), Some("TECH@EASYCOM-AURA.COM"));
+    assert_eq!(header(m, "To"), Some("Bob <bob@example.test>"));
+    assert_eq!(header(m, "Reply-To"), Some("TECH@EASYCOM-AURA.COM"));
+    assert_eq!(header(m, "Subject"), Some("test"));
+    assert_eq!(header(m, "X-Priority"), Some("1 (Highest)"));
+    assert!(
+        header(m, "Message-ID")
+            .unwrap()
+            .ends_with("@EASYCOM-AURA.COM>")
+    );
+    assert!(header(m, "Date").is_some());
+    assert_eq!(
+        body_text(m),
+        "Hello from LNCCMD.\nThis message was sent by a C program through lnccmd.\n"
+    );
+}
+
+#[test]
+fn send_text_c_reports_a_failure_with_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile("send_text", dir.path());
+    let out = run(&exe, &["127.0.0.1", &free_port().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("MAILSEND failed: 400 MAILSEND: cannot connect to 127.0.0.1:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fixed_fields_c_sends_with_blank_padded_fields() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile("fixed_fields", dir.path());
+    let out = run(&exe, &["127.0.0.1", &server.port.to_string()]);
+    assert!(
+        out.status.success(),
+        "fixed_fields failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = &server.wait_for(1)[0];
+    assert_eq!(header(m, "Subject"), Some("fixed fields"));
+    assert_eq!(rcpts(m), ["bob@example.test"]);
+    assert_eq!(
+        body_text(m),
+        "Sent with blank-padded fields, as from RPG.\n"
+    );
+}
+
+#[test]
+fn header_compiles_as_c89_style_c_and_as_cpp() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("use.cpp");
+    std::fs::write(
+        &src,
+        "#include \"lnccmd.h\"\nint main() { char r[LNCCMD_RESULT_LEN]; int32_t h = 0; \
+         return lnccmd(&h, \"MAILEND\", 0, 0, 0, r) == LNCCMD_STATUS_BAD_HANDLE ? 0 : 1; }\n",
+    )
+    .unwrap();
+    let status = Command::new("g++")
+        .args([
+            "-std=c++11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
+        .arg(root().join("include"))
+        .arg(&src)
+        .status()
+        .expect("g++ is needed");
+    assert!(status.success(), "lnccmd.h does not compile as C++");
+}
