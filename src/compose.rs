@@ -3,43 +3,31 @@
 
 use std::collections::HashSet;
 
-use lettre::Address;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message, SinglePart};
+use std::path::PathBuf;
 
+use lettre::Address;
+use lettre::message::header::{
+    ContentDisposition, ContentId, ContentTransferEncoding, ContentType, Header, HeaderName,
+    HeaderValue,
+};
+use lettre::message::{Body, Mailbox, Message, MultiPart, SinglePart};
+
+use crate::charset::{BodyCharset, Transfer};
 use crate::error::{Error, LnccmdStatus, Result};
 use crate::settings::Settings;
 
-/// Charset of the text parts (MAILPREP `charset=`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BodyCharset {
-    Utf8,
-    Ascii,
-}
-
-impl BodyCharset {
-    fn mime_name(self) -> &'static str {
-        match self {
-            BodyCharset::Utf8 => "utf-8",
-            BodyCharset::Ascii => "us-ascii",
-        }
-    }
-
-    /// Checks that the text fits; `what` names it in the error.
-    pub fn check(self, what: &str, text: &str) -> Result<()> {
-        if self == BodyCharset::Ascii {
-            if let Some((i, c)) = text.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
-                return Err(Error::new(
-                    LnccmdStatus::CharsetCannotCarry,
-                    format!(
-                        "{what} contains {} which charset ASCII cannot carry (use charset=UTF-8)",
-                        crate::props::describe_char(c, i + 1)
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
+/// A file given to MAILLATT, checked then; read at MAILSEND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentSpec {
+    pub path: PathBuf,
+    /// Name shown to the recipient.
+    pub name: String,
+    /// `type/subtype`.
+    pub media_type: String,
+    /// Shown inside the message rather than as an attachment.
+    pub inline: bool,
+    /// Content-ID for `cid:` references from the HTML (implies inline).
+    pub cid: Option<String>,
 }
 
 /// The message being prepared between MAILPREP and MAILSEND.
@@ -52,9 +40,17 @@ pub struct Draft {
     seen: HashSet<String>,
     pub subject: Option<String>,
     pub text: Option<String>,
+    pub html: Option<String>,
+    pub attachments: Vec<AttachmentSpec>,
     /// 0..=5, `None` = normal (no priority headers).
     pub priority: Option<u8>,
     pub charset: BodyCharset,
+}
+
+/// CRLF and CR become LF; lettre writes every LF as CRLF.
+/// (lettre converts LF only: a bare CR would otherwise reach the wire.)
+pub fn normalize_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 /// Which recipient list an address goes to.
@@ -79,6 +75,8 @@ impl Draft {
             seen: HashSet::new(),
             subject: None,
             text: None,
+            html: None,
+            attachments: Vec::new(),
             priority: None,
             charset,
         }
@@ -102,10 +100,9 @@ impl Draft {
     }
 
     /// Appends to the text body; each call after the first starts a new line (SPEC §4.5).
-    /// Line ends (CRLF, CR, LF) are stored as LF; lettre writes each as CRLF.
-    /// (lettre converts LF only: a bare CR would otherwise reach the wire.)
+    /// Line ends (CRLF, CR, LF) are stored as LF.
     pub fn append_text(&mut self, text: &str) {
-        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let text = normalize_newlines(text);
         let text = text.as_str();
         match &mut self.text {
             Some(t) => {
@@ -186,24 +183,50 @@ fn new_message_id(sender: &Address) -> Result<String> {
     Ok(format!("<{hex}@{}>", sender.domain()))
 }
 
-/// RFC 5322 date with the local UTC offset, e.g. `Sun, 29 Nov 2026 22:21:16 +0100`.
-/// lettre only writes UTC; SPEC §5 asks for local time, as mail clients show.
-pub fn rfc5322_date_now() -> String {
+/// Local broken-down time now.
+fn local_now() -> libc::tm {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as libc::time_t)
         .unwrap_or(0);
-    let mut tm: libc::tm = zeroed_tm();
+    let mut tm = zeroed_tm();
     crate::ffi::localtime(now, &mut tm);
+    tm
+}
+
+/// Offset from UTC in minutes, as `(sign, hours, minutes)`.
+fn utc_offset(tm: &libc::tm) -> (char, i64, i64) {
+    let off = tm.tm_gmtoff / 60;
+    let sign = if off < 0 { '-' } else { '+' };
+    (sign, off.abs() / 60, off.abs() % 60)
+}
+
+/// ISO 8601 local time with offset, e.g. `2026-11-29T22:21:16+01:00` (the log).
+pub fn iso8601_now() -> String {
+    let tm = local_now();
+    let (sign, oh, om) = utc_offset(&tm);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{oh:02}:{om:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// RFC 5322 date with the local UTC offset, e.g. `Sun, 29 Nov 2026 22:21:16 +0100`.
+/// lettre only writes UTC; SPEC §5 asks for local time, as mail clients show.
+pub fn rfc5322_date_now() -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let off = tm.tm_gmtoff / 60;
-    let sign = if off < 0 { '-' } else { '+' };
-    let off = off.abs();
+    let tm = local_now();
+    let (sign, oh, om) = utc_offset(&tm);
     format!(
-        "{}, {} {} {} {:02}:{:02}:{:02} {sign}{:02}{:02}",
+        "{}, {} {} {} {:02}:{:02}:{:02} {sign}{oh:02}{om:02}",
         DAYS[tm.tm_wday.rem_euclid(7) as usize],
         tm.tm_mday,
         MONTHS[tm.tm_mon.rem_euclid(12) as usize],
@@ -211,8 +234,6 @@ pub fn rfc5322_date_now() -> String {
         tm.tm_hour,
         tm.tm_min,
         tm.tm_sec,
-        off / 60,
-        off % 60
     )
 }
 
@@ -234,6 +255,163 @@ fn zeroed_tm() -> libc::tm {
 
 fn header(name: &'static str, value: &str) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_string())
+}
+
+/// A MIME entity: lettre has two types for it.
+enum Part {
+    Single(SinglePart),
+    Multi(MultiPart),
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::new(LnccmdStatus::Internal, format!("cannot build the message: {e}"))
+}
+
+/// A multipart of `kind` holding `parts` in order.
+fn multipart(kind: lettre::message::MultiPartBuilder, parts: Vec<Part>) -> Part {
+    let mut parts = parts.into_iter();
+    let mut mp = match parts.next() {
+        Some(Part::Single(p)) => kind.singlepart(p),
+        Some(Part::Multi(p)) => kind.multipart(p),
+        None => kind.build(),
+    };
+    for p in parts {
+        mp = match p {
+            Part::Single(p) => mp.singlepart(p),
+            Part::Multi(p) => mp.multipart(p),
+        };
+    }
+    Part::Multi(mp)
+}
+
+/// A text/plain or text/html part in the draft's charset.
+fn text_part(subtype: &str, text: &str, charset: BodyCharset) -> Result<SinglePart> {
+    let ct = ContentType::parse(&format!("text/{subtype}; charset={}", charset.mime_name()))
+        .map_err(internal)?;
+    let builder = SinglePart::builder().header(ct);
+    let (bytes, transfer) = charset.encode(text);
+    Ok(match transfer {
+        // 7-bit text (UTF-8 is QP-encoded by lettre): lettre turns LF into
+        // CRLF and picks 7bit or quoted-printable so no line exceeds 998 octets.
+        Transfer::Text => builder.body(String::from_utf8(bytes).map_err(internal)?),
+        Transfer::QuotedPrintable => builder.body(
+            Body::new_with_encoding(bytes, ContentTransferEncoding::QuotedPrintable)
+                .map_err(|_| internal("quoted-printable"))?,
+        ),
+        Transfer::Base64 => builder.body(
+            Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
+                .map_err(|_| internal("base64"))?,
+        ),
+    })
+}
+
+/// `Content-Type` with a `name=` parameter, which Outlook-era clients show
+/// when they ignore RFC 2231 on Content-Disposition: RFC 2047 encoded-words
+/// inside the quotes when the name is not plain ASCII.
+#[derive(Debug, Clone)]
+struct ContentTypeWithName(String);
+
+impl Header for ContentTypeWithName {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Content-Type")
+    }
+
+    fn parse(s: &str) -> std::result::Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ContentTypeWithName(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), self.0.clone())
+    }
+}
+
+/// `name="..."` for Content-Type: quoted ASCII, or encoded-words of at most
+/// 45 bytes of UTF-8 each (75 characters once encoded, RFC 2047 §2).
+fn name_parameter(name: &str) -> String {
+    let plain = name.chars().all(|c| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\');
+    if plain {
+        return format!("name=\"{name}\"");
+    }
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in name.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    words.push(chunk);
+    let encoded: Vec<String> = words
+        .iter()
+        .map(|w| format!("=?utf-8?B?{}?=", openssl::base64::encode_block(w.as_bytes())))
+        .collect();
+    format!("name=\"{}\"", encoded.join(" "))
+}
+
+/// One attachment, always base64 (an ASCII-looking binary must not go 7bit).
+fn attachment_part(a: &AttachmentSpec) -> Result<SinglePart> {
+    let bytes = crate::files::read("attachment", &a.path)?;
+    let disposition = if a.inline || a.cid.is_some() {
+        ContentDisposition::inline_with_name(&a.name)
+    } else {
+        ContentDisposition::attachment(&a.name)
+    };
+    let mut builder = SinglePart::builder()
+        .header(ContentTypeWithName(format!("{}; {}", a.media_type, name_parameter(&a.name))))
+        .header(disposition)
+        .header(ContentTransferEncoding::Base64);
+    if let Some(cid) = &a.cid {
+        builder = builder.header(ContentId::from(format!("<{cid}>")));
+    }
+    Ok(builder.body(bytes))
+}
+
+/// The body structure of SPEC §5: text, HTML, or both as alternative; images
+/// with a Content-ID go with the HTML in multipart/related (inside the
+/// alternative, where Outlook, Thunderbird and Apple Mail all show them);
+/// every other file in multipart/mixed around it all.
+fn body(draft: &Draft) -> Result<Part> {
+    let text = draft
+        .text
+        .as_deref()
+        .map(|t| text_part("plain", t, draft.charset))
+        .transpose()?;
+    let html = match &draft.html {
+        Some(h) => Some(Part::Single(text_part("html", h, draft.charset)?)),
+        None => None,
+    };
+    let mut mixed = Vec::new();
+    let mut related = Vec::new();
+    for a in &draft.attachments {
+        let part = Part::Single(attachment_part(a)?);
+        if a.cid.is_some() && html.is_some() {
+            related.push(part);
+        } else {
+            mixed.push(part);
+        }
+    }
+    // Without an HTML body, images with a Content-ID went to `mixed` above.
+    let html = match html {
+        Some(h) if !related.is_empty() => {
+            related.insert(0, h);
+            Some(multipart(MultiPart::related(), related))
+        }
+        other => other,
+    };
+    let content = match (text, html) {
+        (Some(t), Some(h)) => Some(multipart(MultiPart::alternative(), vec![Part::Single(t), h])),
+        (Some(t), None) => Some(Part::Single(t)),
+        (None, Some(h)) => Some(h),
+        (None, None) if mixed.is_empty() => Some(Part::Single(text_part("plain", "", draft.charset)?)),
+        (None, None) => None,
+    };
+    if mixed.is_empty() {
+        return Ok(content.expect("a body part exists when there is no attachment"));
+    }
+    if let Some(c) = content {
+        mixed.insert(0, c);
+    }
+    Ok(multipart(MultiPart::mixed(), mixed))
 }
 
 /// Builds the message of `draft` as sent by `settings.sender` (SPEC §5).
@@ -276,17 +454,11 @@ pub fn compose(settings: &Settings, draft: &Draft) -> Result<Outgoing> {
             })?;
     b = b.envelope(envelope);
 
-    let content_type = ContentType::parse(&format!(
-        "text/plain; charset={}",
-        draft.charset.mime_name()
-    ))
-    .map_err(|e| Error::new(LnccmdStatus::Internal, format!("content type: {e}")))?;
-    // lettre turns every line end of a String body into CRLF and picks
-    // 7bit / quoted-printable / base64 so that no line exceeds 998 octets.
-    let body = SinglePart::builder()
-        .header(content_type)
-        .body(draft.text.clone().unwrap_or_default());
-    let mut msg = b.singlepart(body).map_err(|e| {
+    let mut msg = match body(draft)? {
+        Part::Single(p) => b.singlepart(p),
+        Part::Multi(p) => b.multipart(p),
+    }
+    .map_err(|e| {
         Error::new(
             LnccmdStatus::Internal,
             format!("cannot build the message: {e}"),
@@ -294,8 +466,10 @@ pub fn compose(settings: &Settings, draft: &Draft) -> Result<Outgoing> {
     })?;
     msg.headers_mut()
         .insert_raw(header("Date", &rfc5322_date_now()));
+    let bytes = msg.formatted();
+    drop(msg);
     Ok(Outgoing {
-        bytes: msg.formatted(),
+        bytes,
         from: settings.sender.email.clone(),
         rcpts,
         message_id,
@@ -332,20 +506,6 @@ mod tests {
         d.append_text("");
         d.append_text("three\r\nfour\rfive");
         assert_eq!(d.text.as_deref(), Some("one\n\nthree\nfour\nfive"));
-    }
-
-    #[test]
-    fn ascii_charset_names_the_offending_character() {
-        let e = BodyCharset::Ascii
-            .check("MAILTEXT text", "abc é")
-            .unwrap_err();
-        assert_eq!(e.status, LnccmdStatus::CharsetCannotCarry);
-        assert!(
-            e.detail.contains("'é' (U+00E9) at position 5"),
-            "{}",
-            e.detail
-        );
-        assert!(BodyCharset::Utf8.check("x", "é").is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::command::{self, Command};
-use crate::error::{Error, LnccmdStatus};
+use crate::error::LnccmdStatus;
 use crate::props::printable;
 use crate::registry;
 
@@ -13,32 +13,11 @@ use crate::registry;
 /// messages are cut on a UTF-8 character boundary.
 pub const LNCCMD_RESULT_LEN: usize = 256;
 
-/// Blanks and NULs that surround fields (SPEC §1.2).
-fn trim_field(s: &str) -> &str {
-    s.trim_end_matches([' ', '\t', '\0'])
-        .trim_start_matches([' ', '\t'])
-}
-
-/// A parameter as text: UTF-8, blanks trimmed. `which` names it in errors.
-fn decode(which: &str, bytes: &[u8]) -> Result<String, Error> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(trim_field(s).to_string()),
-        Err(e) => Err(Error::new(
-            LnccmdStatus::BadInputCharset,
-            format!(
-                "{which} is not valid UTF-8 (invalid byte 0x{:02X} at offset {}); set InputCharset in MAILSMTP for other charsets",
-                bytes[e.valid_up_to()],
-                e.valid_up_to()
-            ),
-        )),
-    }
-}
-
 /// The whole call behind both entry points, in safe code: returns the
 /// status and the RESULT text.
 fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (LnccmdStatus, String) {
     let cmd_text = String::from_utf8_lossy(cmd);
-    let cmd_text = trim_field(&cmd_text);
+    let cmd_text = crate::charset::trim_field(&cmd_text);
     let Some(command) = Command::from_name(cmd_text) else {
         let status = LnccmdStatus::UnknownCommand;
         let shown = if cmd_text.is_empty() {
@@ -55,10 +34,7 @@ fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (Lnccmd
             ),
         );
     };
-    let outcome = decode("PARM1", parm1)
-        .and_then(|p1| decode("PARM2", parm2).map(|p2| (p1, p2)))
-        .and_then(|(p1, p2)| registry::run(handle, command, &p1, &p2));
-    match outcome {
+    match registry::run(handle, command, parm1, parm2) {
         Ok(()) => (LnccmdStatus::Ok, "0".to_string()),
         Err(e) => (
             e.status,
@@ -265,15 +241,6 @@ mod tests {
         assert_eq!(cut_utf8("aé", 2), b"a");
         assert_eq!(cut_utf8("aé", 3), "aé".as_bytes());
         assert_eq!(cut_utf8("abc", 0), b"");
-    }
-
-    #[test]
-    fn fields_are_trimmed_of_blanks_and_trailing_nuls() {
-        assert_eq!(trim_field("  \tMAILSEND \t\0\0"), "MAILSEND");
-        assert_eq!(decode("PARM1", b"  a b  ").unwrap(), "a b");
-        let e = decode("PARM1", b"ab\xff").unwrap_err();
-        assert_eq!(e.status, LnccmdStatus::BadInputCharset);
-        assert!(e.detail.contains("0xFF at offset 2"), "{}", e.detail);
     }
 
     #[test]

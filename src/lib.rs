@@ -22,11 +22,14 @@
 #![warn(missing_debug_implementations)]
 #![warn(rust_2018_idioms)]
 
+mod charset;
 pub mod command;
 mod compose;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
+mod files;
+mod logfile;
 mod props;
 mod registry;
 mod session;

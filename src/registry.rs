@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use once_cell::sync::Lazy;
 
+use crate::charset;
 use crate::command::Command;
 use crate::error::{Error, LnccmdStatus, Result};
 use crate::session::Session;
@@ -48,9 +49,19 @@ fn bad_handle(handle: i32) -> Error {
 
 /// Runs `cmd` for `*handle`: MAILSMTP with 0 opens a session and writes its
 /// number, MAILEND closes it and writes 0, everything else needs a live handle.
-pub fn run(handle: &mut i32, cmd: Command, parm1: &str, parm2: &str) -> Result<()> {
+///
+/// Parameters arrive as the caller's bytes and are decoded here, with the
+/// session's InputCharset; MAILSMTP's own PARM1 with the charset it names.
+pub fn run(handle: &mut i32, cmd: Command, parm1: &[u8], parm2: &[u8]) -> Result<()> {
+    let decode = |enc| -> Result<(String, String)> {
+        Ok((
+            charset::decode_param("PARM1", parm1, enc)?,
+            charset::decode_param("PARM2", parm2, enc)?,
+        ))
+    };
     if cmd == Command::MailSmtp && *handle == 0 {
-        let session = Session::open(parm1)?;
+        let (parm1, _) = decode(charset::sniff_input_charset(parm1)?)?;
+        let mut session = Session::open(&parm1)?;
         let mut t = table();
         if t.next == i32::MAX {
             return Err(Error::new(
@@ -60,6 +71,7 @@ pub fn run(handle: &mut i32, cmd: Command, parm1: &str, parm2: &str) -> Result<(
         }
         let h = t.next;
         t.next += 1;
+        session.id = h;
         t.sessions.insert(h, Arc::new(Mutex::new(Some(session))));
         *handle = h;
         return Ok(());
@@ -84,7 +96,18 @@ pub fn run(handle: &mut i32, cmd: Command, parm1: &str, parm2: &str) -> Result<(
     let Some(session) = guard.as_mut() else {
         return Err(bad_handle(*handle));
     };
-    let result = session.run(cmd, parm1, parm2);
+    let enc = if cmd == Command::MailSmtp {
+        charset::sniff_input_charset(parm1)?
+    } else {
+        session.input_charset()
+    };
+    // MAILEND always succeeds on a live handle: it takes no parameter.
+    let (parm1, parm2) = if cmd == Command::MailEnd {
+        Default::default()
+    } else {
+        decode(enc)?
+    };
+    let result = session.run(cmd, &parm1, &parm2);
     if cmd == Command::MailEnd {
         *guard = None;
         table().sessions.remove(handle);

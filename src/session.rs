@@ -1,16 +1,23 @@
 //! One session (one handle): its settings, its open connection and the
 //! message being prepared; the handler of every command and the sequence rules.
 
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
 use lettre::message::Mailbox;
 
+use crate::charset::{self, BodyCharset};
 use crate::command::Command;
-use crate::compose::{self, BodyCharset, Draft, RecipientKind};
+use crate::compose::{self, AttachmentSpec, Draft, RecipientKind};
 use crate::error::{Error, LnccmdStatus, Result};
+use crate::logfile;
 use crate::props::{self, check_header_text, printable};
 use crate::settings::{self, Settings};
 use crate::transport::{self, Connection};
 
 pub struct Session {
+    /// The handle number (for the log).
+    pub id: i32,
     settings: Settings,
     draft: Option<Draft>,
     conn: Option<Connection>,
@@ -23,45 +30,54 @@ fn not_supported(what: &str) -> Error {
     )
 }
 
-/// Parses an address list into mailboxes, all or nothing.
-fn recipients(list: &str) -> Result<Vec<Mailbox>> {
-    props::parse_address_list(list)?
-        .into_iter()
-        .map(settings::mailbox)
-        .collect()
+fn unknown_property(p: &props::Property, known: &str) -> Error {
+    Error::new(
+        LnccmdStatus::UnknownProperty,
+        format!(
+            "unknown property '{}' at position {} (known: {known})",
+            printable(&p.key),
+            p.pos
+        ),
+    )
 }
 
-/// MAILPREP `charset=`: UTF-8 and ASCII now; the other charsets of SPEC §5
-/// are recognised and reported as not supported yet.
-fn parse_charset(v: &str) -> Result<BodyCharset> {
-    let upper = v.to_ascii_uppercase();
-    match upper.as_str() {
-        "UTF-8" | "UTF8" => return Ok(BodyCharset::Utf8),
-        "ASCII" | "US-ASCII" => return Ok(BodyCharset::Ascii),
-        "UTF-7" | "UTF-32" | "UNICODE" => return Err(not_supported(&format!("charset={v}"))),
-        _ => {}
-    }
-    match encoding_rs::Encoding::for_label(v.as_bytes()) {
-        Some(enc) if enc == encoding_rs::UTF_8 => Ok(BodyCharset::Utf8),
-        Some(_) => Err(not_supported(&format!("charset={v}"))),
-        None => Err(Error::new(
-            LnccmdStatus::BadValue,
-            format!(
-                "charset '{}' is not known (UTF-8, ASCII, or a label such as ISO-8859-1)",
-                printable(v)
-            ),
-        )),
-    }
+fn bad_value(msg: String) -> Error {
+    Error::new(LnccmdStatus::BadValue, msg)
+}
+
+/// `type/subtype` with RFC 2045 token characters.
+fn is_media_type(v: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    matches!(v.split_once('/'), Some((a, b)) if token(a) && token(b))
+}
+
+/// A Content-ID: printable ASCII without blanks, quotes or angle brackets.
+fn is_content_id(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 200
+        && v
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"<>\"()[],;:\\".contains(c))
 }
 
 impl Session {
-    /// MAILSMTP with handle 0.
+    /// MAILSMTP with handle 0. The registry gives the number.
     pub fn open(parm1: &str) -> Result<Session> {
         Ok(Session {
+            id: 0,
             settings: settings::parse(parm1)?,
             draft: None,
             conn: None,
         })
+    }
+
+    /// The charset of the caller's parameters (MAILSMTP `InputCharset`).
+    pub fn input_charset(&self) -> &'static encoding_rs::Encoding {
+        self.settings.input
     }
 
     /// Runs one command on this session. MAILEND's closing of the handle is
@@ -74,14 +90,15 @@ impl Session {
             Command::MailCc => self.add(RecipientKind::Cc, parm1),
             Command::MailBcc => self.add(RecipientKind::Bcc, parm1),
             Command::MailSubj => {
+                let draft = self.draft()?;
                 check_header_text("the subject", parm1)?;
-                self.draft()?.subject = Some(parm1.to_string());
+                draft.subject = Some(parm1.to_string());
                 Ok(())
             }
             Command::MailText => {
-                let d = self.draft()?;
-                d.charset.check("the text", parm1)?;
-                d.append_text(parm1);
+                let draft = self.draft()?;
+                draft.charset.check("the text", parm1)?;
+                draft.append_text(parm1);
                 Ok(())
             }
             Command::MailPrty => {
@@ -89,42 +106,18 @@ impl Session {
                 draft.priority = Some(compose::parse_priority(parm1)?);
                 Ok(())
             }
-            Command::MailBodyF => {
-                self.draft()?;
-                Err(not_supported("MAILBODYF (HTML body)"))
-            }
-            Command::MailLAtt => {
-                self.draft()?;
-                for p in props::parse_properties(parm2)? {
-                    if !["name", "type", "inline", "cid"]
-                        .iter()
-                        .any(|k| k.eq_ignore_ascii_case(&p.key))
-                    {
-                        return Err(Error::new(
-                            LnccmdStatus::UnknownProperty,
-                            format!(
-                                "unknown property '{}' at position {} (known: name, type, inline, cid)",
-                                printable(&p.key),
-                                p.pos
-                            ),
-                        ));
-                    }
-                }
-                Err(not_supported("MAILLATT (attachments)"))
-            }
+            Command::MailBodyF => self.html_body(parm1),
+            Command::MailLAtt => self.attach(parm1, parm2),
             Command::MailReport => {
                 self.draft()?;
                 if !["", "read", "both"]
                     .iter()
                     .any(|k| k.eq_ignore_ascii_case(parm1))
                 {
-                    return Err(Error::new(
-                        LnccmdStatus::BadValue,
-                        format!(
-                            "PARM1 must be empty, 'read' or 'both', not '{}'",
-                            printable(parm1)
-                        ),
-                    ));
+                    return Err(bad_value(format!(
+                        "PARM1 must be empty, 'read' or 'both', not '{}'",
+                        printable(parm1)
+                    )));
                 }
                 Err(not_supported("MAILREPORT (delivery reports)"))
             }
@@ -143,6 +136,14 @@ impl Session {
                 "no message in preparation: call MAILPREP first",
             )
         })
+    }
+
+    /// Parses an address list into mailboxes, all or nothing.
+    fn recipients(&self, list: &str) -> Result<Vec<Mailbox>> {
+        props::parse_address_list(list)?
+            .into_iter()
+            .map(|e| settings::mailbox(e, self.settings.check_mail))
+            .collect()
     }
 
     /// MAILSMTP on a live handle: new settings, same draft; the connection is
@@ -178,26 +179,17 @@ impl Session {
                         subject = Some(s.to_string());
                     }
                     "priority" => priority = Some(compose::parse_priority(v.unwrap_or(""))?),
-                    "charset" => charset = parse_charset(v.unwrap_or(""))?,
+                    "charset" => charset = BodyCharset::parse(v.unwrap_or(""))?,
                     "report" => {
                         if props::parse_bool("report", v)? {
                             return Err(not_supported("report (delivery reports)"));
                         }
                     }
-                    _ => {
-                        return Err(Error::new(
-                            LnccmdStatus::UnknownProperty,
-                            format!(
-                                "unknown property '{}' at position {} (known: subject, priority, charset, report)",
-                                printable(&p.key),
-                                p.pos
-                            ),
-                        ));
-                    }
+                    _ => return Err(unknown_property(&p, "subject, priority, charset, report")),
                 }
             }
         }
-        let to = recipients(parm1)?;
+        let to = self.recipients(parm1)?;
         let mut d = Draft::new(charset);
         d.subject = subject;
         d.priority = priority;
@@ -207,14 +199,180 @@ impl Session {
     }
 
     fn add(&mut self, kind: RecipientKind, parm1: &str) -> Result<()> {
-        let draft = self.draft()?;
-        let list = recipients(parm1)?;
-        draft.add_recipients(kind, list);
+        self.draft()?;
+        let list = self.recipients(parm1)?;
+        self.draft()?.add_recipients(kind, list);
         Ok(())
     }
 
-    /// MAILSEND: the draft is cleared only when the server took the message.
+    /// MAILBODYF: inline HTML when PARM1 starts with '<', else a file read now.
+    /// A file is decoded as UTF-8 when it starts with a UTF-8 byte-order mark,
+    /// otherwise with the InputCharset, strictly.
+    fn html_body(&mut self, parm1: &str) -> Result<()> {
+        self.draft()?;
+        let html = if parm1.starts_with('<') {
+            parm1.to_string()
+        } else if parm1.is_empty() {
+            return Err(bad_value(
+                "PARM1 must be the path of an HTML file, or HTML starting with '<'".into(),
+            ));
+        } else {
+            let bytes = crate::files::read("HTML file", Path::new(parm1))?;
+            let what = format!("HTML file '{}'", printable(parm1));
+            match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+                Some(rest) => charset::decode_input(&what, rest, encoding_rs::UTF_8)?,
+                None => charset::decode_input(&what, &bytes, self.settings.input)?,
+            }
+        };
+        let draft = self.draft()?;
+        draft.charset.check("the HTML body", &html)?;
+        draft.html = Some(compose::normalize_newlines(&html));
+        Ok(())
+    }
+
+    /// MAILLATT: every file checked now (exists, regular, readable), read at MAILSEND.
+    fn attach(&mut self, parm1: &str, parm2: &str) -> Result<()> {
+        self.draft()?;
+        let mut name = None;
+        let mut media_type = None;
+        let mut inline = false;
+        let mut cid = None;
+        let mut given = false;
+        for p in props::parse_properties(parm2)? {
+            let v = p.value.as_deref().unwrap_or("");
+            given = true;
+            match p.key.to_ascii_lowercase().as_str() {
+                "name" => {
+                    check_header_text("the attachment name", v)?;
+                    if v.is_empty() {
+                        return Err(bad_value("'name' must not be empty".into()));
+                    }
+                    name = Some(v.to_string());
+                }
+                "type" => {
+                    check_header_text("the attachment type", v)?;
+                    if !is_media_type(v) {
+                        return Err(bad_value(format!(
+                            "'type' must be a media type such as application/pdf, not '{}'",
+                            printable(v)
+                        )));
+                    }
+                    media_type = Some(v.to_ascii_lowercase());
+                }
+                "inline" => inline = props::parse_bool("inline", p.value.as_deref())?,
+                "cid" => {
+                    check_header_text("the content id", v)?;
+                    if !is_content_id(v) {
+                        return Err(bad_value(format!(
+                            "'cid' must be printable ASCII without blanks, quotes or brackets, not '{}'",
+                            printable(v)
+                        )));
+                    }
+                    cid = Some(v.to_string());
+                }
+                _ => return Err(unknown_property(&p, "name, type, inline, cid")),
+            }
+        }
+        let paths: Vec<&str> = parm1
+            .split(';')
+            .map(charset::trim_field)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if paths.is_empty() {
+            return Err(bad_value("PARM1 names no file to attach".into()));
+        }
+        if paths.len() > 1 && given {
+            return Err(bad_value(format!(
+                "PARM2 properties describe one file, but PARM1 names {}: call MAILLATT once per file",
+                paths.len()
+            )));
+        }
+        if let Some(c) = &cid {
+            let draft = self.draft()?;
+            if draft.attachments.iter().any(|a| a.cid.as_ref() == Some(c)) {
+                return Err(bad_value(format!("cid '{c}' is already used in this message")));
+            }
+        }
+        let mut specs = Vec::with_capacity(paths.len());
+        for p in paths {
+            check_header_text("the file path", p)?;
+            let path = PathBuf::from(p);
+            crate::files::open_regular("attachment", &path)?;
+            let shown = match &name {
+                Some(n) => n.clone(),
+                None => path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| p.to_string()),
+            };
+            check_header_text("the file name", &shown)?;
+            let media = media_type.clone().unwrap_or_else(|| {
+                mime_guess::from_path(&shown)
+                    .first_or_octet_stream()
+                    .essence_str()
+                    .to_string()
+            });
+            specs.push(AttachmentSpec {
+                path,
+                name: shown,
+                media_type: media,
+                inline: inline || cid.is_some(),
+                cid: cid.clone(),
+            });
+        }
+        self.draft()?.attachments.extend(specs);
+        Ok(())
+    }
+
+    /// MAILSEND: sends, then writes the log line (SPEC §7). The draft is
+    /// cleared only when the server took the message.
     fn send(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let mut record = logfile::Record {
+            timestamp: compose::iso8601_now(),
+            handle: self.id,
+            server: self.settings.endpoint.display(),
+            sender: self.settings.sender.to_string(),
+            ..logfile::Record::default()
+        };
+        if let Some(d) = &self.draft {
+            let list = |l: &[Mailbox]| l.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ");
+            record.to = list(&d.to);
+            record.cc = list(&d.cc);
+            record.bcc = list(&d.bcc);
+            record.subject = d.subject.clone().unwrap_or_default();
+            record.attachments = d.attachments.len();
+        }
+        let outcome = self.deliver(&mut record);
+        record.duration_ms = started.elapsed().as_millis();
+        match &outcome {
+            Ok(()) => {
+                record.status = "OK";
+            }
+            Err(e) => {
+                record.code = e.status.code();
+                record.status = if e.status == LnccmdStatus::PartialDelivery { "PARTIAL" } else { "ERROR" };
+                record.reply = e.detail.clone();
+            }
+        }
+        let Some(path) = &self.settings.logfile else {
+            return outcome;
+        };
+        match (logfile::append(path, &record), outcome) {
+            (Err(e), Ok(())) => Err(Error::new(
+                LnccmdStatus::LogNotWritable,
+                format!(
+                    "message {} sent, but the log file '{}' could not be written: {e}",
+                    record.message_id,
+                    printable(&path.to_string_lossy())
+                ),
+            )),
+            (_, outcome) => outcome,
+        }
+    }
+
+    /// Composes and sends the draft, filling the log record as it goes.
+    fn deliver(&mut self, record: &mut logfile::Record) -> Result<()> {
         let draft = self.draft.as_ref().ok_or_else(|| {
             Error::new(
                 LnccmdStatus::Sequence,
@@ -228,27 +386,29 @@ impl Session {
             ));
         }
         let out = compose::compose(&self.settings, draft)?;
+        record.message_id = out.message_id.clone();
+        record.size = out.bytes.len();
         let delivery = transport::send(&mut self.conn, &self.settings.endpoint, &out)?;
         self.draft = None;
+        record.reply = delivery.reply;
         if delivery.refused.is_empty() {
-            Ok(())
-        } else {
-            let list = delivery
-                .refused
-                .iter()
-                .map(|(a, r)| format!("<{a}>: {r}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            Err(Error::new(
-                LnccmdStatus::PartialDelivery,
-                format!(
-                    "message {} sent, but {} of {} recipients refused: {list}",
-                    out.message_id,
-                    delivery.refused.len(),
-                    out.rcpts.len()
-                ),
-            ))
+            return Ok(());
         }
+        let list = delivery
+            .refused
+            .iter()
+            .map(|(a, r)| format!("<{a}>: {r}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(Error::new(
+            LnccmdStatus::PartialDelivery,
+            format!(
+                "message {} sent, but {} of {} recipients refused: {list}",
+                out.message_id,
+                delivery.refused.len(),
+                out.rcpts.len()
+            ),
+        ))
     }
 }
 
@@ -291,57 +451,23 @@ mod tests {
     #[test]
     fn mailprep_forms() {
         let mut s = session();
-        s.run(
-            Command::MailPrep,
-            "a@x.test",
-            "Just a subject; with semicolon",
-        )
-        .unwrap();
-        assert_eq!(
-            s.draft.as_ref().unwrap().subject.as_deref(),
-            Some("Just a subject; with semicolon")
-        );
-        s.run(
-            Command::MailPrep,
-            "a@x.test",
-            "subject=\"test\";priority=5;charset=ASCII",
-        )
-        .unwrap();
+        let prep = |s: &mut Session, p2: &str| s.run(Command::MailPrep, "a@x.test", p2);
+        prep(&mut s, "Just a subject; with semicolon").unwrap();
+        let subject = |s: &Session| s.draft.as_ref().unwrap().subject.clone();
+        assert_eq!(subject(&s).as_deref(), Some("Just a subject; with semicolon"));
+        for cs in ["windows-1252", "UTF-7", "Unicode", "UTF-32", "ISO-8859-15"] {
+            prep(&mut s, &format!("subject=x;charset={cs}")).unwrap();
+        }
+        prep(&mut s, "subject=\"test\";priority=5;charset=ASCII").unwrap();
         let d = s.draft.as_ref().unwrap();
-        assert_eq!(
-            (d.subject.as_deref(), d.priority, d.charset),
-            (Some("test"), Some(5), BodyCharset::Ascii)
-        );
-        assert_eq!(
-            s.run(Command::MailPrep, "", "report").unwrap_err().status,
-            LnccmdStatus::NotSupported
-        );
-        assert_eq!(
-            s.run(Command::MailPrep, "", "colour=red")
-                .unwrap_err()
-                .status,
-            LnccmdStatus::UnknownProperty
-        );
-        assert_eq!(
-            s.run(Command::MailPrep, "", "charset=klingon")
-                .unwrap_err()
-                .status,
-            LnccmdStatus::BadValue
-        );
-        assert_eq!(
-            s.run(Command::MailPrep, "", "charset=windows-1252")
-                .unwrap_err()
-                .status,
-            LnccmdStatus::NotSupported
-        );
-        assert_eq!(
-            s.run(Command::MailPrep, "", "charset=UTF-7")
-                .unwrap_err()
-                .status,
-            LnccmdStatus::NotSupported
-        );
+        assert_eq!((d.priority, d.charset), (Some(5), BodyCharset::Ascii));
+        let code = |s: &mut Session, p2: &str| prep(s, p2).unwrap_err().status;
+        assert_eq!(code(&mut s, "report"), LnccmdStatus::NotSupported);
+        assert_eq!(code(&mut s, "colour=red"), LnccmdStatus::UnknownProperty);
+        assert_eq!(code(&mut s, "charset=klingon"), LnccmdStatus::BadValue);
+        assert_eq!(code(&mut s, "priority=9"), LnccmdStatus::BadValue);
         // The failed MAILPREPs left the previous draft alone.
-        assert_eq!(s.draft.as_ref().unwrap().subject.as_deref(), Some("test"));
+        assert_eq!(subject(&s).as_deref(), Some("test"));
     }
 
     #[test]
@@ -372,34 +498,61 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_commands_say_so_after_validation() {
+    fn maillatt_checks_files_and_properties_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.pdf");
+        let b = dir.path().join("b.png");
+        std::fs::write(&a, b"%PDF").unwrap();
+        std::fs::write(&b, b"png").unwrap();
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        let mut s = session();
+        let code = |s: &mut Session, p1: &str, p2: &str| s.run(Command::MailLAtt, p1, p2).unwrap_err().status;
+        assert_eq!(code(&mut s, a, ""), LnccmdStatus::Sequence);
+        s.run(Command::MailPrep, "", "").unwrap();
+        s.run(Command::MailLAtt, &format!("{a}; {b}"), "").unwrap();
+        s.run(Command::MailLAtt, b, "name=\"Logo é.png\";cid=logo").unwrap();
+        let atts = &s.draft.as_ref().unwrap().attachments;
+        assert_eq!(atts.len(), 3);
+        assert_eq!((atts[0].name.as_str(), atts[0].media_type.as_str()), ("a.pdf", "application/pdf"));
+        assert_eq!(atts[1].media_type, "image/png");
+        assert_eq!((atts[2].name.as_str(), atts[2].cid.as_deref(), atts[2].inline), ("Logo é.png", Some("logo"), true));
+        assert_eq!(code(&mut s, "/no/such.pdf", ""), LnccmdStatus::FileNotFound);
+        assert_eq!(code(&mut s, dir.path().to_str().unwrap(), ""), LnccmdStatus::FileUnreadable);
+        assert_eq!(code(&mut s, a, "nom=x"), LnccmdStatus::UnknownProperty);
+        assert_eq!(code(&mut s, a, "type=pdf"), LnccmdStatus::BadValue);
+        assert_eq!(code(&mut s, a, "cid=\"a b\""), LnccmdStatus::BadValue);
+        assert_eq!(code(&mut s, a, "cid=logo"), LnccmdStatus::BadValue);
+        assert_eq!(code(&mut s, a, "name=\"x\r\ny\""), LnccmdStatus::HeaderInjection);
+        assert_eq!(code(&mut s, &format!("{a};{b}"), "name=x"), LnccmdStatus::BadValue);
+        assert_eq!(code(&mut s, " ; ", ""), LnccmdStatus::BadValue);
+        // None of the failed calls added anything.
+        assert_eq!(s.draft.as_ref().unwrap().attachments.len(), 3);
+    }
+
+    #[test]
+    fn mailbodyf_inline_or_file() {
         let mut s = session();
         s.run(Command::MailPrep, "", "").unwrap();
-        assert_eq!(
-            s.run(Command::MailBodyF, "<p>x</p>", "")
-                .unwrap_err()
-                .status,
-            LnccmdStatus::NotSupported
-        );
-        assert_eq!(
-            s.run(Command::MailLAtt, "/etc/hosts", "nom=x")
-                .unwrap_err()
-                .status,
-            LnccmdStatus::UnknownProperty
-        );
-        assert_eq!(
-            s.run(Command::MailLAtt, "/etc/hosts", "name=x")
-                .unwrap_err()
-                .status,
-            LnccmdStatus::NotSupported
-        );
-        assert_eq!(
-            s.run(Command::MailReport, "later", "").unwrap_err().status,
-            LnccmdStatus::BadValue
-        );
-        assert_eq!(
-            s.run(Command::MailReport, "", "").unwrap_err().status,
-            LnccmdStatus::NotSupported
-        );
+        s.run(Command::MailBodyF, "<p>hi</p>", "").unwrap();
+        assert_eq!(s.draft.as_ref().unwrap().html.as_deref(), Some("<p>hi</p>"));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("body.html");
+        std::fs::write(&f, b"\xEF\xBB\xBF<p>caf\xC3\xA9</p>\r\n").unwrap();
+        s.run(Command::MailBodyF, f.to_str().unwrap(), "").unwrap();
+        assert_eq!(s.draft.as_ref().unwrap().html.as_deref(), Some("<p>café</p>\n"));
+        std::fs::write(&f, b"<p>caf\xE9</p>").unwrap();
+        let e = s.run(Command::MailBodyF, f.to_str().unwrap(), "").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadInputCharset);
+        assert!(e.detail.contains("body.html"), "{}", e.detail);
+        assert_eq!(s.run(Command::MailBodyF, "/no/such.html", "").unwrap_err().status, LnccmdStatus::FileNotFound);
+        assert_eq!(s.run(Command::MailBodyF, "", "").unwrap_err().status, LnccmdStatus::BadValue);
+    }
+
+    #[test]
+    fn mailreport_is_validated_then_not_supported() {
+        let mut s = session();
+        s.run(Command::MailPrep, "", "").unwrap();
+        assert_eq!(s.run(Command::MailReport, "later", "").unwrap_err().status, LnccmdStatus::BadValue);
+        assert_eq!(s.run(Command::MailReport, "", "").unwrap_err().status, LnccmdStatus::NotSupported);
     }
 }

@@ -39,9 +39,12 @@ pub struct Settings {
     pub endpoint: Endpoint,
     pub sender: Mailbox,
     pub reply: Option<Mailbox>,
-    /// Accepted and validated; the send log itself is written from issue #3 on.
-    #[allow(dead_code)]
+    /// The send log (SPEC §7), its folder checked to exist.
     pub logfile: Option<PathBuf>,
+    /// RFC 5322 check of every address when it is given (`checkMail`).
+    pub check_mail: bool,
+    /// Charset of every parameter the caller passes (`InputCharset`).
+    pub input: &'static encoding_rs::Encoding,
 }
 
 /// Every MAILSMTP key, spelled as in SPEC §4.1 (messages use this spelling).
@@ -143,15 +146,60 @@ fn text_value(p: &Property, name: &str, secret: bool) -> Result<String> {
     Ok(v.to_string())
 }
 
-/// A mailbox from an address entry, checked by lettre's addr-spec rules.
-pub fn mailbox(entry: props::AddressEntry) -> Result<Mailbox> {
-    let addr = entry.addr.parse::<lettre::Address>().map_err(|e| {
+/// A mailbox from an address entry. Always checked by lettre's addr-spec
+/// rules (enough that nothing malformed reaches the envelope); with
+/// `check_mail`, also by the stricter RFC 5322 parser of the email_address
+/// crate, which requires a dotted domain and says what is wrong.
+pub fn mailbox(entry: props::AddressEntry, check_mail: bool) -> Result<Mailbox> {
+    let bad = |why: String| {
         Error::new(
             LnccmdStatus::BadAddress,
-            format!("address '{}' is not valid: {e}", printable(&entry.addr)),
+            format!("address '{}' is not valid: {why}", printable(&entry.addr)),
         )
-    })?;
+    };
+    if check_mail {
+        let options = email_address::Options {
+            minimum_sub_domains: 2,
+            allow_domain_literal: true,
+            allow_display_text: false,
+            allow_long_local_parts: false,
+        };
+        email_address::EmailAddress::parse_with_options(&entry.addr, options)
+            .map_err(|e| bad(format!("{} (checkMail, RFC 5322)", e.to_string().trim_end_matches('.'))))?;
+    }
+    let addr = entry.addr.parse::<lettre::Address>().map_err(|e| bad(e.to_string()))?;
     Ok(Mailbox::new(entry.name, addr))
+}
+
+/// The send log's path: its folder must exist, and it must not be a folder.
+/// A Windows path (`c:\temp\log.txt`, as in the vendor's example) would be
+/// a strange file name in the current folder here: refused with a hint.
+fn check_logfile(v: &str) -> Result<PathBuf> {
+    let b = v.as_bytes();
+    if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/') {
+        return Err(bad_value(format!(
+            "'logfile' is a Windows path ('{}'): give a path on this machine, such as /var/log/lnccmd/send.csv",
+            printable(v)
+        )));
+    }
+    let path = PathBuf::from(v);
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !folder.is_dir() {
+        return Err(Error::new(
+            LnccmdStatus::FileNotFound,
+            format!("the folder of logfile '{}' does not exist", printable(v)),
+        ));
+    }
+    if path.is_dir() {
+        return Err(Error::new(
+            LnccmdStatus::FileUnreadable,
+            format!("logfile '{}' is a folder, not a file", printable(v)),
+        ));
+    }
+    Ok(path)
 }
 
 /// Server: a DNS name, an IPv4 address or an IPv6 literal (with or without brackets).
@@ -214,6 +262,8 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     let mut sender = None;
     let mut reply = None;
     let mut logfile = None;
+    let mut check_mail = false;
+    let mut input = encoding_rs::UTF_8;
     let mut port = None;
     let mut timeout = 60u32;
     let mut helo = None;
@@ -240,22 +290,24 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         let v = p.value.as_deref();
         match key {
             Key::Server => server = Some(parse_server(&text_value(p, name, false)?)?),
+            // Addresses are checked after the loop, when checkMail is known.
             Key::Sender => {
                 let v = text_value(p, name, false)?;
-                sender = Some(mailbox(props::parse_single_address(name, &v)?)?);
+                sender = Some(props::parse_single_address(name, &v)?);
             }
             Key::Reply => {
                 let v = text_value(p, name, false)?;
                 reply = if v.is_empty() {
                     None
                 } else {
-                    Some(mailbox(props::parse_single_address(name, &v)?)?)
+                    Some(props::parse_single_address(name, &v)?)
                 };
             }
             Key::Logfile => {
                 let v = text_value(p, name, false)?;
-                logfile = (!v.is_empty()).then(|| PathBuf::from(v));
+                logfile = if v.is_empty() { None } else { Some(check_logfile(&v)?) };
             }
+            Key::CheckMail => check_mail = parse_bool(name, v)?,
             Key::Port => port = Some(parse_number(name, v, 1, 65535)? as u16),
             Key::Timeout => timeout = parse_number(name, v, 1, 3600)?,
             Key::HeloName => {
@@ -284,7 +336,6 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             | Key::Sign
             | Key::Encrypt
             | Key::SecureHeaders
-            | Key::CheckMail
             | Key::UseTestMode
             | Key::AllowPlainAuth => {
                 let on = parse_bool(name, v)?;
@@ -346,7 +397,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                         printable(&v)
                     )));
                 };
-                flag(key, enc != encoding_rs::UTF_8, format!("InputCharset={v}"));
+                input = enc;
             }
         }
     }
@@ -372,6 +423,8 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             ),
         ));
     }
+    let sender = mailbox(sender, check_mail)?;
+    let reply = reply.map(|r| mailbox(r, check_mail)).transpose()?;
     let port = port.unwrap_or(if smtps { 465 } else { 25 });
     Ok(Settings {
         endpoint: Endpoint {
@@ -383,6 +436,8 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         sender,
         reply,
         logfile,
+        check_mail,
+        input,
     })
 }
 
@@ -408,7 +463,7 @@ mod tests {
     #[test]
     fn vendor_example_with_all_defaults_spelled_out() {
         let s = parse(
-            r#"SERVER="SMTP.AURA.FR";SENDER="TECH@EASYCOM-AURA.COM";REPLY="TECH@EASYCOM-AURA.COM";logfile="c:\temp\logaurasmtp.txt";
+            r#"SERVER="SMTP.AURA.FR";SENDER="TECH@EASYCOM-AURA.COM";REPLY="TECH@EASYCOM-AURA.COM";logfile="/tmp/logaurasmtp.txt";
                port=2525; enableSSL=false; SSLType=TLS; Sign=false; Encrypt=false; Timeout=30; SecureHeaders=false;
                WrapperSubject=""; checkMail= false; useTestMode=*NO; Retries=0; EncryptAlgo=AES256-CBC; InputCharset=utf-8"#,
         )
@@ -418,7 +473,7 @@ mod tests {
         assert_eq!(s.reply.unwrap().email.to_string(), "TECH@EASYCOM-AURA.COM");
         assert_eq!(
             s.logfile.unwrap(),
-            PathBuf::from(r"c:\temp\logaurasmtp.txt")
+            PathBuf::from("/tmp/logaurasmtp.txt")
         );
     }
 
@@ -538,14 +593,12 @@ mod tests {
             ("Certif=/x.p12", "Certif"),
             ("SecureHeaders=true", "SecureHeaders"),
             ("WrapperSubject=hi", "WrapperSubject"),
-            ("checkMail=true", "checkMail"),
             ("useTestMode=true", "useTestMode"),
             ("Retries=2", "Retries"),
             ("AuthMethod=PLAIN", "AuthMethod"),
             ("AllowPlainAuth=true", "AllowPlainAuth"),
             ("RecipientCerts=/certs", "RecipientCerts"),
             ("EncryptAlgo=AES128-GCM", "EncryptAlgo"),
-            ("InputCharset=windows-1252", "InputCharset"),
             ("TrustCert=/ca.pem", "TrustCert"),
             ("DKIMKey=/k.pem", "DKIMKey"),
             ("DKIMDomain=x.test", "DKIMDomain"),
@@ -568,6 +621,37 @@ mod tests {
             let e = parse(s).unwrap_err();
             assert!(!e.detail.contains("Sup3rSecret"), "{}", e.detail);
         }
+    }
+
+    #[test]
+    fn logfile_checks() {
+        let base = "Server=x.test;Sender=a@b.test;logfile=";
+        assert_eq!(code(&format!("{base}/no/such/folder/log.csv")), LnccmdStatus::FileNotFound);
+        assert_eq!(code(&format!("{base}/tmp")), LnccmdStatus::FileUnreadable);
+        let e = parse(&format!("{base}\"c:\\temp\\log.txt\"")).unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadValue);
+        assert!(e.detail.contains("Windows path"), "{}", e.detail);
+        assert!(parse(&format!("{base}relative.csv")).unwrap().logfile.is_some());
+    }
+
+    #[test]
+    fn check_mail_applies_to_sender_and_reply_wherever_it_is_given() {
+        assert!(parse("Server=x.test;Sender=a@localhost").is_ok());
+        let e = parse("Sender=a@localhost;Server=x.test;checkMail=true").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadAddress);
+        assert!(e.detail.contains("'a@localhost'") && e.detail.contains("checkMail"), "{}", e.detail);
+        assert_eq!(
+            code("checkMail;Server=x.test;Sender=a@b.test;reply=\"x..y@b.test\""),
+            LnccmdStatus::BadAddress
+        );
+        assert!(parse("checkMail=yes;Server=x.test;Sender=a@[192.0.2.1]").is_ok());
+    }
+
+    #[test]
+    fn input_charset() {
+        let s = parse("Server=x.test;Sender=a@b.test;InputCharset=windows-1252").unwrap();
+        assert_eq!(s.input.name(), "windows-1252");
+        assert_eq!(parse("Server=x.test;Sender=a@b.test").unwrap().input, encoding_rs::UTF_8);
     }
 
     #[test]

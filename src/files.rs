@@ -1,0 +1,87 @@
+//! Files named by the caller (MAILBODYF, MAILLATT): the checks made when a
+//! command names a file, and the read at MAILSEND, each failure naming the path.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::path::Path;
+
+use crate::error::{Error, LnccmdStatus, Result};
+use crate::props::printable;
+
+fn shown(path: &Path) -> String {
+    printable(&path.to_string_lossy())
+}
+
+fn open_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
+    let status = if e.kind() == ErrorKind::NotFound {
+        LnccmdStatus::FileNotFound
+    } else {
+        LnccmdStatus::FileUnreadable
+    };
+    let why = match e.kind() {
+        ErrorKind::NotFound => "does not exist".to_string(),
+        ErrorKind::PermissionDenied => "cannot be read: permission denied".to_string(),
+        _ => format!("cannot be read: {e}"),
+    };
+    Error::new(status, format!("{what} '{}' {why}", shown(path)))
+}
+
+/// Opens a regular file (symbolic links followed) for reading. Folders,
+/// devices, pipes and sockets are refused: reading them could block or never end.
+pub fn open_regular(what: &str, path: &Path) -> Result<(File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: opening a FIFO must not wait for a writer. It does not
+    // change how a regular file is read.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| open_error(what, path, &e))?;
+    let meta = file.metadata().map_err(|e| open_error(what, path, &e))?;
+    if meta.is_dir() {
+        return Err(Error::new(
+            LnccmdStatus::FileUnreadable,
+            format!("{what} '{}' is a folder, not a file", shown(path)),
+        ));
+    }
+    if !meta.is_file() {
+        return Err(Error::new(
+            LnccmdStatus::FileUnreadable,
+            format!("{what} '{}' is not a regular file (device, pipe or socket)", shown(path)),
+        ));
+    }
+    Ok((file, meta.len()))
+}
+
+/// The whole content of a regular file.
+pub fn read(what: &str, path: &Path) -> Result<Vec<u8>> {
+    let (mut file, len) = open_regular(what, path)?;
+    let mut buf = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut buf).map_err(|e| open_error(what, path, &e))?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_path_and_kind() {
+        let e = read("attachment", Path::new("/no/such/file.pdf")).unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::FileNotFound);
+        assert_eq!(e.detail, "attachment '/no/such/file.pdf' does not exist");
+        let e = read("attachment", Path::new("/tmp")).unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::FileUnreadable);
+        assert!(e.detail.contains("is a folder"), "{}", e.detail);
+        let e = read("attachment", Path::new("/dev/null")).unwrap_err();
+        assert!(e.detail.contains("not a regular file"), "{}", e.detail);
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = read("attachment", &fifo).unwrap_err();
+        assert!(e.detail.contains("not a regular file"), "{}", e.detail);
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, b"").unwrap();
+        assert_eq!(read("attachment", &empty).unwrap(), b"");
+    }
+}
