@@ -18,7 +18,8 @@ pub fn input_charset(label: &str) -> Option<&'static Encoding> {
 
 /// Blanks and NULs around a field (SPEC §1.2): leading blanks, trailing blanks and NULs.
 pub fn trim_field(s: &str) -> &str {
-    s.trim_end_matches([' ', '\t', '\0']).trim_start_matches([' ', '\t'])
+    s.trim_end_matches([' ', '\t', '\0'])
+        .trim_start_matches([' ', '\t'])
 }
 
 /// A parameter as the commands see it: decoded from the input charset, then trimmed.
@@ -41,7 +42,8 @@ pub fn decode_input(which: &str, bytes: &[u8], enc: &'static Encoding) -> Result
         None => {
             // Find the first bad byte for the message.
             let mut decoder = enc.new_decoder_without_bom_handling();
-            let mut out = String::with_capacity(decoder.max_utf8_buffer_length(bytes.len()).unwrap_or(0));
+            let mut out =
+                String::with_capacity(decoder.max_utf8_buffer_length(bytes.len()).unwrap_or(0));
             let (_, read) = decoder.decode_to_string_without_replacement(bytes, &mut out, true);
             let at = match read {
                 _ if bytes.is_empty() => 0,
@@ -53,11 +55,21 @@ pub fn decode_input(which: &str, bytes: &[u8], enc: &'static Encoding) -> Result
 }
 
 fn bad_input(which: &str, enc: &'static Encoding, bytes: &[u8], at: usize) -> Error {
-    let byte = bytes.get(at).map(|b| format!("byte 0x{b:02X}")).unwrap_or_else(|| "incomplete sequence".into());
-    let hint = if enc == UTF_8 { "; set InputCharset in MAILSMTP for other charsets" } else { "" };
+    let byte = bytes
+        .get(at)
+        .map(|b| format!("byte 0x{b:02X}"))
+        .unwrap_or_else(|| "incomplete sequence".into());
+    let hint = if enc == UTF_8 {
+        "; set InputCharset in MAILSMTP for other charsets"
+    } else {
+        ""
+    };
     Error::new(
         LnccmdStatus::BadInputCharset,
-        format!("{which} is not valid {} ({byte} at offset {at}){hint}", enc.name()),
+        format!(
+            "{which} is not valid {} ({byte} at offset {at}){hint}",
+            enc.name()
+        ),
     )
 }
 
@@ -147,7 +159,10 @@ impl BodyCharset {
                 Some(enc) if enc == encoding_rs::REPLACEMENT || enc == encoding_rs::UTF_16BE => {
                     return Err(Error::new(
                         LnccmdStatus::BadValue,
-                        format!("charset '{}' cannot be used for a message", printable(label)),
+                        format!(
+                            "charset '{}' cannot be used for a message",
+                            printable(label)
+                        ),
                     ));
                 }
                 Some(enc) => BodyCharset::Whatwg(enc),
@@ -296,7 +311,9 @@ pub fn utf7_encode(text: &str) -> String {
             out.push(B64[((bits << (6 - nbits)) & 0x3F) as usize] as char);
         }
         match chars.peek() {
-            Some(&n) if n.is_ascii_alphanumeric() || n == '+' || n == '/' || n == '-' => out.push('-'),
+            Some(&n) if n.is_ascii_alphanumeric() || n == '+' || n == '/' || n == '-' => {
+                out.push('-')
+            }
             None => out.push('-'),
             _ => {}
         }
@@ -324,9 +341,20 @@ mod tests {
     #[test]
     fn utf7_round_trips_through_a_reference_decoder() {
         // Decoded by Python's codec where available: an independent implementation.
-        let samples = ["Zoé déjà vu", "€ 10 + 5 = 15 !", "日本語 text", "x~y\\z", "😀 ok", "++--"];
+        let samples = [
+            "Zoé déjà vu",
+            "€ 10 + 5 = 15 !",
+            "日本語 text",
+            "x~y\\z",
+            "😀 ok",
+            "++--",
+        ];
         let script = "import sys\nfor line in sys.stdin.read().split('\\x00'):\n    sys.stdout.write(line.encode('ascii').decode('utf-7') + '\\x00')\n";
-        let input = samples.iter().map(|s| utf7_encode(s)).collect::<Vec<_>>().join("\0");
+        let input = samples
+            .iter()
+            .map(|s| utf7_encode(s))
+            .collect::<Vec<_>>()
+            .join("\0");
         let out = std::process::Command::new("python3")
             .args(["-c", script])
             .stdin(std::process::Stdio::piped())
@@ -361,24 +389,41 @@ mod tests {
         assert_eq!(cs.mime_name(), "ISO-8859-15");
         let e = cs.check("the text", "ok ☃").unwrap_err();
         assert_eq!(e.status, LnccmdStatus::CharsetCannotCarry);
-        assert!(e.detail.contains("'☃' (U+2603) at position 4"), "{}", e.detail);
+        assert!(
+            e.detail.contains("'☃' (U+2603) at position 4"),
+            "{}",
+            e.detail
+        );
         assert!(cs.check("the text", "Zoé €").is_ok());
         assert_eq!(BodyCharset::parse("Unicode").unwrap(), BodyCharset::Utf16);
         assert_eq!(BodyCharset::parse("utf-8").unwrap(), BodyCharset::Utf8);
-        assert_eq!(BodyCharset::parse("klingon").unwrap_err().status, LnccmdStatus::BadValue);
-        assert_eq!(BodyCharset::parse("replacement").unwrap_err().status, LnccmdStatus::BadValue);
+        assert_eq!(
+            BodyCharset::parse("klingon").unwrap_err().status,
+            LnccmdStatus::BadValue
+        );
+        assert_eq!(
+            BodyCharset::parse("replacement").unwrap_err().status,
+            LnccmdStatus::BadValue
+        );
     }
 
     #[test]
     fn ascii_check_names_character() {
         let e = BodyCharset::Ascii.check("the text", "abc é").unwrap_err();
-        assert!(e.detail.contains("'é' (U+00E9) at position 5"), "{}", e.detail);
+        assert!(
+            e.detail.contains("'é' (U+00E9) at position 5"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]
     fn input_decoding_is_strict() {
         let w1252 = input_charset("windows-1252").unwrap();
-        assert_eq!(decode_input("PARM1", b"caf\xe9 \x80", w1252).unwrap(), "café €");
+        assert_eq!(
+            decode_input("PARM1", b"caf\xe9 \x80", w1252).unwrap(),
+            "café €"
+        );
         let e = decode_input("PARM1", b"ab\xff", UTF_8).unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadInputCharset);
         assert!(e.detail.contains("0xFF at offset 2"), "{}", e.detail);
@@ -392,15 +437,31 @@ mod tests {
     fn fields_are_decoded_then_trimmed() {
         assert_eq!(trim_field("  \tMAILSEND \t\0\0"), "MAILSEND");
         let utf16: Vec<u8> = " x  ".encode_utf16().flat_map(u16::to_le_bytes).collect();
-        assert_eq!(decode_param("PARM1", &utf16, encoding_rs::UTF_16LE).unwrap(), "x");
+        assert_eq!(
+            decode_param("PARM1", &utf16, encoding_rs::UTF_16LE).unwrap(),
+            "x"
+        );
     }
 
     #[test]
     fn sniffing_input_charset() {
         assert_eq!(sniff_input_charset(b"Server=x;Sender=a@b").unwrap(), UTF_8);
-        assert_eq!(sniff_input_charset(b"Server=x;InputCharset=windows-1252;Sender=caf\xe9@b").unwrap().name(), "windows-1252");
-        let utf16: Vec<u8> = "Server=x;InputCharset=utf-16le".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(
+            sniff_input_charset(b"Server=x;InputCharset=windows-1252;Sender=caf\xe9@b")
+                .unwrap()
+                .name(),
+            "windows-1252"
+        );
+        let utf16: Vec<u8> = "Server=x;InputCharset=utf-16le"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         assert_eq!(sniff_input_charset(&utf16).unwrap(), encoding_rs::UTF_16LE);
-        assert_eq!(sniff_input_charset(b"InputCharset=nope").unwrap_err().status, LnccmdStatus::BadValue);
+        assert_eq!(
+            sniff_input_charset(b"InputCharset=nope")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::BadValue
+        );
     }
 }

@@ -42,6 +42,8 @@ pub struct Draft {
     pub text: Option<String>,
     pub html: Option<String>,
     pub attachments: Vec<AttachmentSpec>,
+    /// Set at the first MAILSEND attempt, kept for retries.
+    pub message_id: Option<String>,
     /// 0..=5, `None` = normal (no priority headers).
     pub priority: Option<u8>,
     pub charset: BodyCharset,
@@ -77,6 +79,7 @@ impl Draft {
             text: None,
             html: None,
             attachments: Vec::new(),
+            message_id: None,
             priority: None,
             charset,
         }
@@ -264,7 +267,10 @@ enum Part {
 }
 
 fn internal(e: impl std::fmt::Display) -> Error {
-    Error::new(LnccmdStatus::Internal, format!("cannot build the message: {e}"))
+    Error::new(
+        LnccmdStatus::Internal,
+        format!("cannot build the message: {e}"),
+    )
 }
 
 /// A multipart of `kind` holding `parts` in order.
@@ -328,7 +334,9 @@ impl Header for ContentTypeWithName {
 /// `name="..."` for Content-Type: quoted ASCII, or encoded-words of at most
 /// 45 bytes of UTF-8 each (75 characters once encoded, RFC 2047 §2).
 fn name_parameter(name: &str) -> String {
-    let plain = name.chars().all(|c| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\');
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\');
     if plain {
         return format!("name=\"{name}\"");
     }
@@ -343,7 +351,12 @@ fn name_parameter(name: &str) -> String {
     words.push(chunk);
     let encoded: Vec<String> = words
         .iter()
-        .map(|w| format!("=?utf-8?B?{}?=", openssl::base64::encode_block(w.as_bytes())))
+        .map(|w| {
+            format!(
+                "=?utf-8?B?{}?=",
+                openssl::base64::encode_block(w.as_bytes())
+            )
+        })
         .collect();
     format!("name=\"{}\"", encoded.join(" "))
 }
@@ -357,7 +370,11 @@ fn attachment_part(a: &AttachmentSpec) -> Result<SinglePart> {
         ContentDisposition::attachment(&a.name)
     };
     let mut builder = SinglePart::builder()
-        .header(ContentTypeWithName(format!("{}; {}", a.media_type, name_parameter(&a.name))))
+        .header(ContentTypeWithName(format!(
+            "{}; {}",
+            a.media_type,
+            name_parameter(&a.name)
+        )))
         .header(disposition)
         .header(ContentTransferEncoding::Base64);
     if let Some(cid) = &a.cid {
@@ -399,10 +416,15 @@ fn body(draft: &Draft) -> Result<Part> {
         other => other,
     };
     let content = match (text, html) {
-        (Some(t), Some(h)) => Some(multipart(MultiPart::alternative(), vec![Part::Single(t), h])),
+        (Some(t), Some(h)) => Some(multipart(
+            MultiPart::alternative(),
+            vec![Part::Single(t), h],
+        )),
         (Some(t), None) => Some(Part::Single(t)),
         (None, Some(h)) => Some(h),
-        (None, None) if mixed.is_empty() => Some(Part::Single(text_part("plain", "", draft.charset)?)),
+        (None, None) if mixed.is_empty() => {
+            Some(Part::Single(text_part("plain", "", draft.charset)?))
+        }
         (None, None) => None,
     };
     if mixed.is_empty() {
@@ -415,8 +437,19 @@ fn body(draft: &Draft) -> Result<Part> {
 }
 
 /// Builds the message of `draft` as sent by `settings.sender` (SPEC §5).
-pub fn compose(settings: &Settings, draft: &Draft) -> Result<Outgoing> {
-    let message_id = new_message_id(&settings.sender.email)?;
+///
+/// The Message-ID is made at the first attempt and kept in the draft: a
+/// MAILSEND retried after a lost reply carries the same ID, so the receiving
+/// side can recognise a duplicate.
+pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
+    let message_id = match &draft.message_id {
+        Some(id) => id.clone(),
+        None => draft
+            .message_id
+            .insert(new_message_id(&settings.sender.email)?)
+            .clone(),
+    };
+    let draft = &*draft;
     let mut b = Message::builder()
         .from(settings.sender.clone())
         .message_id(Some(message_id.clone()));

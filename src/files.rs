@@ -47,7 +47,10 @@ pub fn open_regular(what: &str, path: &Path) -> Result<(File, u64)> {
     if !meta.is_file() {
         return Err(Error::new(
             LnccmdStatus::FileUnreadable,
-            format!("{what} '{}' is not a regular file (device, pipe or socket)", shown(path)),
+            format!(
+                "{what} '{}' is not a regular file (device, pipe or socket)",
+                shown(path)
+            ),
         ));
     }
     Ok((file, meta.len()))
@@ -57,7 +60,8 @@ pub fn open_regular(what: &str, path: &Path) -> Result<(File, u64)> {
 pub fn read(what: &str, path: &Path) -> Result<Vec<u8>> {
     let (mut file, len) = open_regular(what, path)?;
     let mut buf = Vec::with_capacity(len as usize);
-    file.read_to_end(&mut buf).map_err(|e| open_error(what, path, &e))?;
+    file.read_to_end(&mut buf)
+        .map_err(|e| open_error(what, path, &e))?;
     Ok(buf)
 }
 
@@ -77,7 +81,13 @@ mod tests {
         assert!(e.detail.contains("not a regular file"), "{}", e.detail);
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
         let e = read("attachment", &fifo).unwrap_err();
         assert!(e.detail.contains("not a regular file"), "{}", e.detail);
         let empty = dir.path().join("empty.txt");

@@ -140,7 +140,9 @@ mod tests {
         append(&path, &rec).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let text = text.strip_prefix('\u{feff}').expect("BOM first");
-        let mut r = csv::ReaderBuilder::new().delimiter(b';').from_reader(text.as_bytes());
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(text.as_bytes());
         assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), COLUMNS);
         let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
         assert_eq!(rows.len(), 2);

@@ -59,8 +59,7 @@ fn is_media_type(v: &str) -> bool {
 fn is_content_id(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 200
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_graphic() && !"<>\"()[],;:\\".contains(c))
 }
 
@@ -290,7 +289,9 @@ impl Session {
         if let Some(c) = &cid {
             let draft = self.draft()?;
             if draft.attachments.iter().any(|a| a.cid.as_ref() == Some(c)) {
-                return Err(bad_value(format!("cid '{c}' is already used in this message")));
+                return Err(bad_value(format!(
+                    "cid '{c}' is already used in this message"
+                )));
             }
         }
         let mut specs = Vec::with_capacity(paths.len());
@@ -336,7 +337,12 @@ impl Session {
             ..logfile::Record::default()
         };
         if let Some(d) = &self.draft {
-            let list = |l: &[Mailbox]| l.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ");
+            let list = |l: &[Mailbox]| {
+                l.iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             record.to = list(&d.to);
             record.cc = list(&d.cc);
             record.bcc = list(&d.bcc);
@@ -351,7 +357,11 @@ impl Session {
             }
             Err(e) => {
                 record.code = e.status.code();
-                record.status = if e.status == LnccmdStatus::PartialDelivery { "PARTIAL" } else { "ERROR" };
+                record.status = if e.status == LnccmdStatus::PartialDelivery {
+                    "PARTIAL"
+                } else {
+                    "ERROR"
+                };
                 record.reply = e.detail.clone();
             }
         }
@@ -373,7 +383,7 @@ impl Session {
 
     /// Composes and sends the draft, filling the log record as it goes.
     fn deliver(&mut self, record: &mut logfile::Record) -> Result<()> {
-        let draft = self.draft.as_ref().ok_or_else(|| {
+        let draft = self.draft.as_mut().ok_or_else(|| {
             Error::new(
                 LnccmdStatus::Sequence,
                 "no message to send: call MAILPREP (and MAILTO, MAILTEXT...) first",
@@ -454,7 +464,10 @@ mod tests {
         let prep = |s: &mut Session, p2: &str| s.run(Command::MailPrep, "a@x.test", p2);
         prep(&mut s, "Just a subject; with semicolon").unwrap();
         let subject = |s: &Session| s.draft.as_ref().unwrap().subject.clone();
-        assert_eq!(subject(&s).as_deref(), Some("Just a subject; with semicolon"));
+        assert_eq!(
+            subject(&s).as_deref(),
+            Some("Just a subject; with semicolon")
+        );
         for cs in ["windows-1252", "UTF-7", "Unicode", "UTF-32", "ISO-8859-15"] {
             prep(&mut s, &format!("subject=x;charset={cs}")).unwrap();
         }
@@ -506,24 +519,46 @@ mod tests {
         std::fs::write(&b, b"png").unwrap();
         let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
         let mut s = session();
-        let code = |s: &mut Session, p1: &str, p2: &str| s.run(Command::MailLAtt, p1, p2).unwrap_err().status;
+        let code = |s: &mut Session, p1: &str, p2: &str| {
+            s.run(Command::MailLAtt, p1, p2).unwrap_err().status
+        };
         assert_eq!(code(&mut s, a, ""), LnccmdStatus::Sequence);
         s.run(Command::MailPrep, "", "").unwrap();
         s.run(Command::MailLAtt, &format!("{a}; {b}"), "").unwrap();
-        s.run(Command::MailLAtt, b, "name=\"Logo é.png\";cid=logo").unwrap();
+        s.run(Command::MailLAtt, b, "name=\"Logo é.png\";cid=logo")
+            .unwrap();
         let atts = &s.draft.as_ref().unwrap().attachments;
         assert_eq!(atts.len(), 3);
-        assert_eq!((atts[0].name.as_str(), atts[0].media_type.as_str()), ("a.pdf", "application/pdf"));
+        assert_eq!(
+            (atts[0].name.as_str(), atts[0].media_type.as_str()),
+            ("a.pdf", "application/pdf")
+        );
         assert_eq!(atts[1].media_type, "image/png");
-        assert_eq!((atts[2].name.as_str(), atts[2].cid.as_deref(), atts[2].inline), ("Logo é.png", Some("logo"), true));
+        assert_eq!(
+            (
+                atts[2].name.as_str(),
+                atts[2].cid.as_deref(),
+                atts[2].inline
+            ),
+            ("Logo é.png", Some("logo"), true)
+        );
         assert_eq!(code(&mut s, "/no/such.pdf", ""), LnccmdStatus::FileNotFound);
-        assert_eq!(code(&mut s, dir.path().to_str().unwrap(), ""), LnccmdStatus::FileUnreadable);
+        assert_eq!(
+            code(&mut s, dir.path().to_str().unwrap(), ""),
+            LnccmdStatus::FileUnreadable
+        );
         assert_eq!(code(&mut s, a, "nom=x"), LnccmdStatus::UnknownProperty);
         assert_eq!(code(&mut s, a, "type=pdf"), LnccmdStatus::BadValue);
         assert_eq!(code(&mut s, a, "cid=\"a b\""), LnccmdStatus::BadValue);
         assert_eq!(code(&mut s, a, "cid=logo"), LnccmdStatus::BadValue);
-        assert_eq!(code(&mut s, a, "name=\"x\r\ny\""), LnccmdStatus::HeaderInjection);
-        assert_eq!(code(&mut s, &format!("{a};{b}"), "name=x"), LnccmdStatus::BadValue);
+        assert_eq!(
+            code(&mut s, a, "name=\"x\r\ny\""),
+            LnccmdStatus::HeaderInjection
+        );
+        assert_eq!(
+            code(&mut s, &format!("{a};{b}"), "name=x"),
+            LnccmdStatus::BadValue
+        );
         assert_eq!(code(&mut s, " ; ", ""), LnccmdStatus::BadValue);
         // None of the failed calls added anything.
         assert_eq!(s.draft.as_ref().unwrap().attachments.len(), 3);
@@ -539,20 +574,39 @@ mod tests {
         let f = dir.path().join("body.html");
         std::fs::write(&f, b"\xEF\xBB\xBF<p>caf\xC3\xA9</p>\r\n").unwrap();
         s.run(Command::MailBodyF, f.to_str().unwrap(), "").unwrap();
-        assert_eq!(s.draft.as_ref().unwrap().html.as_deref(), Some("<p>café</p>\n"));
+        assert_eq!(
+            s.draft.as_ref().unwrap().html.as_deref(),
+            Some("<p>café</p>\n")
+        );
         std::fs::write(&f, b"<p>caf\xE9</p>").unwrap();
-        let e = s.run(Command::MailBodyF, f.to_str().unwrap(), "").unwrap_err();
+        let e = s
+            .run(Command::MailBodyF, f.to_str().unwrap(), "")
+            .unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadInputCharset);
         assert!(e.detail.contains("body.html"), "{}", e.detail);
-        assert_eq!(s.run(Command::MailBodyF, "/no/such.html", "").unwrap_err().status, LnccmdStatus::FileNotFound);
-        assert_eq!(s.run(Command::MailBodyF, "", "").unwrap_err().status, LnccmdStatus::BadValue);
+        assert_eq!(
+            s.run(Command::MailBodyF, "/no/such.html", "")
+                .unwrap_err()
+                .status,
+            LnccmdStatus::FileNotFound
+        );
+        assert_eq!(
+            s.run(Command::MailBodyF, "", "").unwrap_err().status,
+            LnccmdStatus::BadValue
+        );
     }
 
     #[test]
     fn mailreport_is_validated_then_not_supported() {
         let mut s = session();
         s.run(Command::MailPrep, "", "").unwrap();
-        assert_eq!(s.run(Command::MailReport, "later", "").unwrap_err().status, LnccmdStatus::BadValue);
-        assert_eq!(s.run(Command::MailReport, "", "").unwrap_err().status, LnccmdStatus::NotSupported);
+        assert_eq!(
+            s.run(Command::MailReport, "later", "").unwrap_err().status,
+            LnccmdStatus::BadValue
+        );
+        assert_eq!(
+            s.run(Command::MailReport, "", "").unwrap_err().status,
+            LnccmdStatus::NotSupported
+        );
     }
 }

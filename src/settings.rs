@@ -164,10 +164,17 @@ pub fn mailbox(entry: props::AddressEntry, check_mail: bool) -> Result<Mailbox> 
             allow_display_text: false,
             allow_long_local_parts: false,
         };
-        email_address::EmailAddress::parse_with_options(&entry.addr, options)
-            .map_err(|e| bad(format!("{} (checkMail, RFC 5322)", e.to_string().trim_end_matches('.'))))?;
+        email_address::EmailAddress::parse_with_options(&entry.addr, options).map_err(|e| {
+            bad(format!(
+                "{} (checkMail, RFC 5322)",
+                e.to_string().trim_end_matches('.')
+            ))
+        })?;
     }
-    let addr = entry.addr.parse::<lettre::Address>().map_err(|e| bad(e.to_string()))?;
+    let addr = entry
+        .addr
+        .parse::<lettre::Address>()
+        .map_err(|e| bad(e.to_string()))?;
     Ok(Mailbox::new(entry.name, addr))
 }
 
@@ -176,7 +183,8 @@ pub fn mailbox(entry: props::AddressEntry, check_mail: bool) -> Result<Mailbox> 
 /// a strange file name in the current folder here: refused with a hint.
 fn check_logfile(v: &str) -> Result<PathBuf> {
     let b = v.as_bytes();
-    if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/') {
+    if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
+    {
         return Err(bad_value(format!(
             "'logfile' is a Windows path ('{}'): give a path on this machine, such as /var/log/lnccmd/send.csv",
             printable(v)
@@ -305,7 +313,11 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             }
             Key::Logfile => {
                 let v = text_value(p, name, false)?;
-                logfile = if v.is_empty() { None } else { Some(check_logfile(&v)?) };
+                logfile = if v.is_empty() {
+                    None
+                } else {
+                    Some(check_logfile(&v)?)
+                };
             }
             Key::CheckMail => check_mail = parse_bool(name, v)?,
             Key::Port => port = Some(parse_number(name, v, 1, 65535)? as u16),
@@ -471,10 +483,7 @@ mod tests {
         assert_eq!(s.endpoint.port, 2525);
         assert_eq!(s.endpoint.timeout, Duration::from_secs(30));
         assert_eq!(s.reply.unwrap().email.to_string(), "TECH@EASYCOM-AURA.COM");
-        assert_eq!(
-            s.logfile.unwrap(),
-            PathBuf::from("/tmp/logaurasmtp.txt")
-        );
+        assert_eq!(s.logfile.unwrap(), PathBuf::from("/tmp/logaurasmtp.txt"));
     }
 
     #[test]
@@ -626,12 +635,20 @@ mod tests {
     #[test]
     fn logfile_checks() {
         let base = "Server=x.test;Sender=a@b.test;logfile=";
-        assert_eq!(code(&format!("{base}/no/such/folder/log.csv")), LnccmdStatus::FileNotFound);
+        assert_eq!(
+            code(&format!("{base}/no/such/folder/log.csv")),
+            LnccmdStatus::FileNotFound
+        );
         assert_eq!(code(&format!("{base}/tmp")), LnccmdStatus::FileUnreadable);
         let e = parse(&format!("{base}\"c:\\temp\\log.txt\"")).unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadValue);
         assert!(e.detail.contains("Windows path"), "{}", e.detail);
-        assert!(parse(&format!("{base}relative.csv")).unwrap().logfile.is_some());
+        assert!(
+            parse(&format!("{base}relative.csv"))
+                .unwrap()
+                .logfile
+                .is_some()
+        );
     }
 
     #[test]
@@ -639,7 +656,11 @@ mod tests {
         assert!(parse("Server=x.test;Sender=a@localhost").is_ok());
         let e = parse("Sender=a@localhost;Server=x.test;checkMail=true").unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadAddress);
-        assert!(e.detail.contains("'a@localhost'") && e.detail.contains("checkMail"), "{}", e.detail);
+        assert!(
+            e.detail.contains("'a@localhost'") && e.detail.contains("checkMail"),
+            "{}",
+            e.detail
+        );
         assert_eq!(
             code("checkMail;Server=x.test;Sender=a@b.test;reply=\"x..y@b.test\""),
             LnccmdStatus::BadAddress
@@ -651,7 +672,10 @@ mod tests {
     fn input_charset() {
         let s = parse("Server=x.test;Sender=a@b.test;InputCharset=windows-1252").unwrap();
         assert_eq!(s.input.name(), "windows-1252");
-        assert_eq!(parse("Server=x.test;Sender=a@b.test").unwrap().input, encoding_rs::UTF_8);
+        assert_eq!(
+            parse("Server=x.test;Sender=a@b.test").unwrap().input,
+            encoding_rs::UTF_8
+        );
     }
 
     #[test]

@@ -55,13 +55,13 @@ impl Stage {
 fn is_timeout(e: &SmtpError) -> bool {
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<io::Error>() {
-            if matches!(
+        if let Some(io) = s.downcast_ref::<io::Error>()
+            && matches!(
                 io.kind(),
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) {
-                return true;
-            }
+            )
+        {
+            return true;
         }
         src = s.source();
     }
@@ -182,10 +182,10 @@ fn connection<'a>(slot: &'a mut Option<Connection>, ep: &Endpoint) -> Result<&'a
 /// Ends a failed transaction so the connection can carry the next one; drops
 /// the connection when the server no longer answers.
 fn reset(slot: &mut Option<Connection>) {
-    if let Some(c) = slot {
-        if c.smtp.command(Rset).is_err() {
-            slot.take();
-        }
+    if let Some(c) = slot
+        && c.smtp.command(Rset).is_err()
+    {
+        slot.take();
     }
 }
 
@@ -274,7 +274,10 @@ pub fn send(slot: &mut Option<Connection>, ep: &Endpoint, out: &Outgoing) -> Res
     // with CRLF, which would add an empty line to the body: give it the
     // message without its last line end.
     let data = out.bytes.strip_suffix(b"\r\n").unwrap_or(&out.bytes);
-    match conn.smtp.message(data) {
+    // In chunks: lettre dot-stuffs each part into a buffer of its size, so one
+    // part would copy the whole message again. Its codec keeps its state
+    // between parts, so a line split across two chunks is stuffed right.
+    match conn.smtp.message_iter(data.chunks(1 << 20)) {
         Ok(resp) => Ok(Delivery {
             refused,
             reply: format!(

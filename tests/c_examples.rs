@@ -124,6 +124,59 @@ fn fixed_fields_c_sends_with_blank_padded_fields() {
 }
 
 #[test]
+fn invoice_c_sends_html_pdf_logo_in_windows_1252() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile("invoice", dir.path());
+    let data = root().join("c-examples/data");
+    let out = run(
+        &exe,
+        &[
+            "127.0.0.1",
+            &server.port.to_string(),
+            data.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "invoice failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = &server.wait_for(1)[0];
+    assert_eq!(
+        m["structure"],
+        "multipart/mixed(multipart/alternative(text/plain,multipart/related(text/html,image/png)),application/pdf)"
+    );
+    assert_eq!(
+        header(m, "From"),
+        Some("Société Générale d'Édition <factures@example.test>")
+    );
+    assert_eq!(header(m, "Subject"), Some("Facture n°42 – 1 234,56 €"));
+    assert_eq!(header(m, "X-Priority"), Some("1 (Highest)"));
+    let parts = leaf_parts(m);
+    assert_eq!(
+        common::text(parts[0]),
+        "Madame, Monsieur,\nveuillez trouver ci-joint la facture n°42 d'un montant de 1 234,56 €.\nCordialement, le service comptabilité"
+    );
+    assert!(
+        parts[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("<b>1 234,56 €</b>")
+    );
+    assert_eq!(parts[2]["content_id"], "<logo>");
+    assert_eq!(
+        parts[2]["sha256"],
+        sha256_hex(&std::fs::read(data.join("logo.png")).unwrap())
+    );
+    assert_eq!(parts[3]["filename"], "Facture n°42.pdf");
+    assert_eq!(
+        parts[3]["sha256"],
+        sha256_hex(&std::fs::read(data.join("invoice.pdf")).unwrap())
+    );
+}
+
+#[test]
 fn header_compiles_as_c89_style_c_and_as_cpp() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("use.cpp");

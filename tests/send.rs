@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 #[test]
 fn text_message_arrives_with_every_header() {
     let server = SmtpServer::start();
+    let log = server.dir.path().join("send log.csv");
     let mut h = 0;
     let props = format!(
-        "SERVER=\"127.0.0.1\";SENDER=\"Équipe Tech <tech@example.test>\";REPLY=\"help@example.test\";logfile=\"c:\\temp\\logaurasmtp.txt\";port={};HeloName=client.example.test",
+        "SERVER=\"127.0.0.1\";SENDER=\"Équipe Tech <tech@example.test>\";REPLY=\"help@example.test\";logfile=\"{}\";port={};HeloName=client.example.test",
+        log.display(),
         server.port
     );
     ok(&mut h, "MAILSMTP", &props, " ");

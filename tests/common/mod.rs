@@ -241,3 +241,97 @@ pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.parent().unwrap().to_path_buf()
 }
+
+/// The rows of a send log, as maps from column name to value.
+pub fn read_log(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let bytes = std::fs::read(path).unwrap();
+    let text = bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .expect("the log starts with a UTF-8 BOM");
+    let mut r = csv::ReaderBuilder::new().delimiter(b';').from_reader(text);
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("every log line parses");
+            headers
+                .iter()
+                .map(String::from)
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// A TCP relay between lnccmd and a server that records every byte the
+/// client sent: the wire itself, before any server parses it.
+pub struct WireTap {
+    pub port: u16,
+    captured: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl WireTap {
+    pub fn new(upstream: u16) -> WireTap {
+        use std::io::{Read, Write};
+        use std::net::TcpStream;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let cap = captured.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let cap = cap.clone();
+                // client -> server, recorded
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n) = c2.read(&mut buf) {
+                        if n == 0 || s2.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        cap.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                    let _ = s2.shutdown(std::net::Shutdown::Write);
+                });
+                // server -> client
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server, &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        WireTap { port, captured }
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        self.captured.lock().unwrap().clone()
+    }
+}
+
+/// SHA-256 as lowercase hex (openssl, as the library links it anyway).
+pub fn sha256_hex(data: &[u8]) -> String {
+    openssl::sha::sha256(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The decoded text of a part without the line end that ends a single-part
+/// message (inside a multipart, the CRLF before a boundary belongs to it).
+pub fn text(part: &Value) -> String {
+    let t = part["text"].as_str().expect("a text part");
+    t.strip_suffix('\n').unwrap_or(t).to_string()
+}
+
+/// Parts of a parsed message that are not multipart containers.
+pub fn leaf_parts(msg: &Value) -> Vec<&Value> {
+    msg["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["multipart"].is_null())
+        .collect()
+}

@@ -15,6 +15,7 @@ a configured policy of the real server, so partial deliveries can be tested.
 
 import argparse
 import asyncio
+import hashlib
 import email
 import email.policy
 import json
@@ -25,30 +26,42 @@ import sys
 from aiosmtpd.smtp import SMTP
 
 
+def structure(part) -> str:
+    """multipart/mixed(multipart/alternative(text/plain,text/html),application/pdf)"""
+    if part.is_multipart():
+        return "%s(%s)" % (part.get_content_type(), ",".join(structure(p) for p in part.iter_parts()))
+    return part.get_content_type()
+
+
 def parse_message(raw: bytes) -> dict:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     headers = [[k, str(v)] for k, v in msg.items()]
     raw_msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    raw_headers = [[k, v] for k, v in raw_msg.items()]
+    raw_headers = [[k, str(v)] for k, v in raw_msg.items()]
     parts = []
     for part in msg.walk():
         if part.is_multipart():
             parts.append({"content_type": part.get_content_type(), "multipart": True})
             continue
+        payload = part.get_payload(decode=True) or b""
         info = {
             "content_type": part.get_content_type(),
             "charset": part.get_content_charset(),
             "cte": part.get("Content-Transfer-Encoding", "7bit").lower(),
             "filename": part.get_filename(),
+            "name": part["Content-Type"].params.get("name") if part["Content-Type"] else None,
+            "disposition": part.get_content_disposition(),
+            "content_id": str(part["Content-ID"]) if part["Content-ID"] else None,
+            "size": len(payload),
+            "sha256": hashlib.sha256(payload).hexdigest(),
         }
         if part.get_content_maintype() == "text":
             # Python keeps the CRLF of the wire in the content: show it as
             # LF like a mail client does (bare CR/LF are checked on raw bytes).
             info["text"] = part.get_content().replace("\r\n", "\n")
-        else:
-            info["size"] = len(part.get_payload(decode=True) or b"")
         parts.append(info)
     return {
+        "structure": structure(msg),
         "headers": headers,
         "raw_headers": raw_headers,
         "parts": parts,
@@ -104,7 +117,9 @@ async def main():
     handler = Handler(args.dir)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname="mx.example.test", enable_SMTPUTF8=True),
+        lambda: SMTP(
+            handler, hostname="mx.example.test", enable_SMTPUTF8=True, data_size_limit=None
+        ),
         args.host,
         args.port,
     )

@@ -1,0 +1,526 @@
+//! The complete message (SPEC §4.5–4.8, §5): HTML, attachments, inline
+//! images, charsets, InputCharset, checkMail, the wire bytes. Every message
+//! goes to aiosmtpd and is parsed back by Python's `email` package.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("c-examples/data").join(name)
+}
+
+#[test]
+fn text_html_inline_image_and_attachments() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    // Binary that looks like ASCII: NUL, bare LF, a lone dot line. It must go base64.
+    let tricky: &[u8] = b"line1\nline2\r\n.\r\n\x00\x01 end";
+    let tricky_path = write(dir.path(), "notes.bin", tricky);
+    let accents = write(
+        dir.path(),
+        "Facture n°42 \"été\" 2026.pdf",
+        &std::fs::read(fixture("invoice.pdf")).unwrap(),
+    );
+    let mut h = open(&server);
+    ok(
+        &mut h,
+        "MAILPREP",
+        "bob@example.test",
+        "subject=\"Your invoice\";priority=5",
+    );
+    ok(
+        &mut h,
+        "MAILTEXT",
+        "Dear Bob,\nplease find the invoice attached.",
+        "",
+    );
+    ok(
+        &mut h,
+        "MAILBODYF",
+        "<html><body><p>Dear Bob,</p><img src=\"cid:logo\"></body></html>",
+        "",
+    );
+    ok(
+        &mut h,
+        "MAILLATT",
+        fixture("logo.png").to_str().unwrap(),
+        "cid=logo",
+    );
+    ok(
+        &mut h,
+        "MAILLATT",
+        &format!("{}; {}", accents.display(), tricky_path.display()),
+        "",
+    );
+    ok(
+        &mut h,
+        "MAILATT",
+        fixture("invoice.pdf").to_str().unwrap(),
+        "name=\"Invoice 42.pdf\";type=application/x-pdf",
+    );
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+
+    let m = &server.wait_for(1)[0];
+    assert_eq!(
+        m["structure"],
+        "multipart/mixed(multipart/alternative(text/plain,multipart/related(text/html,image/png)),application/pdf,application/octet-stream,application/x-pdf)"
+    );
+    let parts = leaf_parts(m);
+    assert_eq!(
+        text(parts[0]),
+        "Dear Bob,\nplease find the invoice attached."
+    );
+    assert_eq!(
+        text(parts[1]),
+        "<html><body><p>Dear Bob,</p><img src=\"cid:logo\"></body></html>"
+    );
+    let logo = std::fs::read(fixture("logo.png")).unwrap();
+    assert_eq!(parts[2]["sha256"], sha256_hex(&logo));
+    assert_eq!(parts[2]["content_id"], "<logo>");
+    assert_eq!(parts[2]["disposition"], "inline");
+    let pdf = std::fs::read(fixture("invoice.pdf")).unwrap();
+    assert_eq!(parts[3]["filename"], "Facture n°42 \"été\" 2026.pdf");
+    assert_eq!(
+        parts[3]["name"], "Facture n°42 \"été\" 2026.pdf",
+        "Content-Type name= (RFC 2047)"
+    );
+    assert_eq!(parts[3]["sha256"], sha256_hex(&pdf));
+    assert_eq!(parts[3]["disposition"], "attachment");
+    assert_eq!(parts[4]["filename"], "notes.bin");
+    assert_eq!(parts[4]["cte"], "base64");
+    assert_eq!(parts[4]["sha256"], sha256_hex(tricky));
+    assert_eq!(parts[5]["filename"], "Invoice 42.pdf");
+    assert_eq!(parts[5]["sha256"], sha256_hex(&pdf));
+    for p in &parts[2..] {
+        assert_eq!(p["cte"], "base64", "{p}");
+    }
+    assert_eq!(header(m, "X-Priority"), Some("1 (Highest)"));
+    assert_eq!(
+        m["defects"].as_array().unwrap().len(),
+        0,
+        "{}",
+        m["defects"]
+    );
+}
+
+#[test]
+fn html_only_and_html_from_a_file() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let html = write(
+        dir.path(),
+        "body.html",
+        "<p>Réunion à 10h</p>\r\n<p>Salle B</p>".as_bytes(),
+    );
+    let mut h = open(&server);
+    ok(&mut h, "MAILPREP", "bob@example.test", "html");
+    ok(&mut h, "MAILBODYF", html.to_str().unwrap(), "");
+    ok(&mut h, "MAILSEND", "", "");
+    // Inline image without HTML: just another part of multipart/mixed.
+    ok(&mut h, "MAILPREP", "bob@example.test", "image only");
+    ok(
+        &mut h,
+        "MAILLATT",
+        fixture("logo.png").to_str().unwrap(),
+        "cid=logo",
+    );
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let msgs = server.wait_for(2);
+    assert_eq!(msgs[0]["structure"], "text/html");
+    assert_eq!(
+        text(leaf_parts(&msgs[0])[0]),
+        "<p>Réunion à 10h</p>\n<p>Salle B</p>"
+    );
+    assert_eq!(msgs[1]["structure"], "multipart/mixed(image/png)");
+}
+
+#[test]
+fn empty_and_missing_and_vanishing_files() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.txt", b"");
+    let soon_gone = write(dir.path(), "gone.csv", b"a;b\n1;2\n");
+    let mut h = open(&server);
+    ok(&mut h, "MAILPREP", "bob@example.test", "files");
+    let (rc, text) = call(&mut h, "MAILLATT", "/no/such/dir/report.pdf", "");
+    assert_eq!(rc, 200);
+    assert_eq!(
+        text,
+        "200 MAILLATT: attachment '/no/such/dir/report.pdf' does not exist"
+    );
+    let (rc, text) = call(&mut h, "MAILLATT", dir.path().to_str().unwrap(), "");
+    assert_eq!(rc, 201, "{text}");
+    assert!(text.contains("is a folder"), "{text}");
+    let (rc, text) = call(&mut h, "MAILBODYF", "/no/such/body.html", "");
+    assert_eq!(rc, 200, "{text}");
+    ok(
+        &mut h,
+        "MAILLATT",
+        &format!("{};{}", empty.display(), soon_gone.display()),
+        "",
+    );
+    std::fs::remove_file(&soon_gone).unwrap();
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 200, "{text}");
+    assert!(text.contains("gone.csv"), "{text}");
+    // The draft is intact: the file comes back, the same MAILSEND works.
+    std::fs::write(&soon_gone, b"a;b\n1;2\n").unwrap();
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    let parts = leaf_parts(m);
+    assert_eq!(m["structure"], "multipart/mixed(text/plain,text/csv)");
+    assert_eq!(parts[0]["filename"], "empty.txt");
+    assert_eq!(parts[0]["size"], 0);
+    assert_eq!(parts[1]["filename"], "gone.csv");
+    assert_eq!(parts[1]["sha256"], sha256_hex(b"a;b\n1;2\n"));
+}
+
+#[test]
+fn every_body_charset_round_trips() {
+    let server = SmtpServer::start();
+    let mut h = open(&server);
+    let cases: [(&str, &str, &str); 9] = [
+        ("UTF-8", "utf-8", "Zoé € ☃ 日本 😀"),
+        ("ASCII", "us-ascii", "plain ascii only"),
+        ("UTF-7", "utf-7", "Zoé € ☃ 1+1=2 日本 😀"),
+        ("UTF-32", "utf-32", "Zoé € ☃ 😀"),
+        ("Unicode", "utf-16", "Zoé € ☃ 😀"),
+        ("ISO-8859-1", "windows-1252", "Zoé déjà vu — 10 €"),
+        ("windows-1252", "windows-1252", "Zoé déjà vu — 10 €"),
+        ("ISO-8859-15", "iso-8859-15", "Zoé Œuvre 10 €"),
+        ("KOI8-R", "koi8-r", "Привет"),
+    ];
+    for (label, _, text) in cases {
+        ok(
+            &mut h,
+            "MAILPREP",
+            "bob@example.test",
+            &format!("subject=\"{label}\";charset={label}"),
+        );
+        ok(&mut h, "MAILTEXT", text, "");
+        ok(&mut h, "MAILTEXT", "second line", "");
+        ok(&mut h, "MAILBODYF", &format!("<p>{text}</p>"), "");
+        ok(&mut h, "MAILSEND", "", "");
+    }
+    ok(&mut h, "MAILEND", "", "");
+    let msgs = server.wait_for(cases.len());
+    for (m, (label, mime, text)) in msgs.iter().zip(cases) {
+        let parts = leaf_parts(m);
+        assert_eq!(parts[0]["charset"], mime, "{label}");
+        assert_eq!(
+            common::text(parts[0]),
+            format!("{text}\nsecond line"),
+            "{label}"
+        );
+        assert_eq!(common::text(parts[1]), format!("<p>{text}</p>"), "{label}");
+    }
+}
+
+#[test]
+fn a_charset_that_cannot_carry_the_text_says_which_character() {
+    let server = SmtpServer::start();
+    let mut h = open(&server);
+    ok(
+        &mut h,
+        "MAILPREP",
+        "bob@example.test",
+        "charset=ISO-8859-15",
+    );
+    let (rc, text) = call(&mut h, "MAILTEXT", "price: 10 € ☃", "");
+    assert_eq!(rc, 111);
+    assert!(
+        text.contains("'☃' (U+2603) at position 13") && text.contains("ISO-8859-15"),
+        "{text}"
+    );
+    let (rc, _) = call(&mut h, "MAILBODYF", "<p>☃</p>", "");
+    assert_eq!(rc, 111);
+    let (rc, _) = call(&mut h, "MAILPREP", "bob@example.test", "charset=EBCDIC-FR");
+    assert_eq!(rc, 106);
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn input_charset_windows_1252() {
+    let server = SmtpServer::start();
+    let mut h = 0;
+    let props = format!(
+        "{};InputCharset=windows-1252;Sender=\"Soci\u{e9}t\u{e9} <tech@example.test>\"",
+        server.props()
+    );
+    let props = encoding_rs::WINDOWS_1252.encode(&props).0.into_owned();
+    let (rc, text) = call_bytes(&mut h, "MAILSMTP", &props, b"");
+    assert_eq!(rc, 0, "{text}");
+    let (rc, text) = call_bytes(
+        &mut h,
+        "MAILPREP",
+        b"Ren\xe9e <renee@example.test>",
+        b"subject=\"Caf\xe9 \x80 10\"",
+    );
+    assert_eq!(rc, 0, "{text}");
+    let (rc, text) = call_bytes(&mut h, "MAILTEXT", b"D\xe9j\xe0 pay\xe9: 10 \x80", b"");
+    assert_eq!(rc, 0, "{text}");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    assert_eq!(header(m, "From"), Some("Société <tech@example.test>"));
+    assert_eq!(header(m, "To"), Some("Renée <renee@example.test>"));
+    assert_eq!(header(m, "Subject"), Some("Café € 10"));
+    assert_eq!(common::text(leaf_parts(m)[0]), "Déjà payé: 10 €");
+}
+
+#[test]
+fn input_charset_invalid_bytes_and_utf16_fixed_fields() {
+    let server = SmtpServer::start();
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};InputCharset=Shift_JIS", server.props()),
+        "",
+    );
+    ok(&mut h, "MAILPREP", "bob@example.test", "x");
+    let (rc, text) = call_bytes(&mut h, "MAILTEXT", b"ok \x81", b"");
+    assert_eq!(rc, 107, "{text}");
+    assert!(text.contains("Shift_JIS"), "{text}");
+    ok(&mut h, "MAILEND", "", "");
+
+    // UTF-16LE only fits fixed-length fields (it is full of NUL bytes).
+    let utf16 = |s: &str, len: usize| {
+        let mut v: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        while v.len() < len {
+            v.extend_from_slice(&[b' ', 0]);
+        }
+        v
+    };
+    let fixed = |h: &mut i32, cmd: &str, p1: &[u8], p2: &[u8]| -> (i32, String) {
+        let mut result = [0u8; 256];
+        let rc = unsafe {
+            lnccmd::lnccmd_fixed(
+                h,
+                cmd.as_ptr().cast(),
+                cmd.len(),
+                std::ptr::null(),
+                0,
+                p1.as_ptr().cast(),
+                p1.len(),
+                p2.as_ptr().cast(),
+                p2.len(),
+                result.as_mut_ptr().cast(),
+                result.len(),
+            )
+        };
+        (rc, String::from_utf8_lossy(&result).trim_end().to_string())
+    };
+    let mut h = 0;
+    let props = format!("{};InputCharset=utf-16le", server.props());
+    assert_eq!(
+        fixed(&mut h, "MAILSMTP", &utf16(&props, 400), &utf16("", 20)),
+        (0, "0".into())
+    );
+    assert_eq!(
+        fixed(
+            &mut h,
+            "MAILPREP",
+            &utf16("zoë@example.test", 100),
+            &utf16("Ünïcode fïelds", 100)
+        ),
+        (0, "0".into())
+    );
+    // A UTF-16 subject that decodes to CR LF is still header injection.
+    let (rc, text) = fixed(
+        &mut h,
+        "MAILSUBJ",
+        &utf16("a\r\nBcc: evil@example.test", 100),
+        &[],
+    );
+    assert_eq!(rc, 110, "{text}");
+    assert_eq!(
+        fixed(&mut h, "MAILTEXT", &utf16("Grüße", 50), &[]),
+        (0, "0".into())
+    );
+    assert_eq!(fixed(&mut h, "MAILSEND", &[], &[]), (0, "0".into()));
+    assert_eq!(fixed(&mut h, "MAILEND", &[], &[]), (0, "0".into()));
+    let m = &server.wait_for(1)[0];
+    assert_eq!(header(m, "Subject"), Some("Ünïcode fïelds"));
+    assert_eq!(rcpts(m), ["zoë@example.test"]);
+    assert_eq!(common::text(leaf_parts(m)[0]), "Grüße");
+}
+
+#[test]
+fn check_mail_rejects_what_rfc_5322_rejects() {
+    let server = SmtpServer::start();
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};checkMail=true", server.props()),
+        "",
+    );
+    for (cmd, addr) in [
+        ("MAILPREP", "bob@localhost"),
+        ("MAILTO", "a..b@example.test"),
+        ("MAILCC", "bob@-bad-.test"),
+        ("MAILBCC", "\"unbalanced@example.test"),
+    ] {
+        if cmd != "MAILPREP" {
+            ok(&mut h, "MAILPREP", "", "x");
+        }
+        let (rc, text) = call(&mut h, cmd, addr, "");
+        assert_eq!(rc, 108, "{cmd} {addr}: {text}");
+        assert!(text.starts_with(&format!("108 {cmd}: ")), "{text}");
+    }
+    ok(
+        &mut h,
+        "MAILPREP",
+        "\"john.doe\"@example.test; ok@[192.0.2.1]",
+        "x",
+    );
+    // Without checkMail, a dotless domain is accepted (an intranet host).
+    ok(&mut h, "MAILSMTP", &server.props(), "");
+    ok(&mut h, "MAILTO", "bob@localhost", "");
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn the_wire_carries_only_crlf_and_stuffed_dots() {
+    let server = SmtpServer::start();
+    let tap = WireTap::new(server.port);
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!(
+            "Server=127.0.0.1;port={};Sender=t@example.test;Timeout=10",
+            tap.port
+        ),
+        "",
+    );
+    ok(&mut h, "MAILPREP", "bob@example.test", "wire");
+    let long = "y".repeat(3000);
+    ok(
+        &mut h,
+        "MAILTEXT",
+        &format!(".\nbare\rcr\n..two dots\n.\r\n{long}\nend."),
+        "",
+    );
+    ok(&mut h, "MAILBODYF", &format!("<p>\n.\n{long}</p>"), "");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    assert_eq!(
+        text(leaf_parts(m)[0]),
+        format!(".\nbare\ncr\n..two dots\n.\n{long}\nend.")
+    );
+    let wire = tap.bytes();
+    for (i, w) in wire.windows(2).enumerate() {
+        assert!(
+            !(w[1] == b'\n' && w[0] != b'\r'),
+            "bare LF on the wire at {i}"
+        );
+        assert!(
+            !(w[0] == b'\r' && w[1] != b'\n'),
+            "bare CR on the wire at {i}"
+        );
+    }
+    let lines: Vec<&[u8]> = wire.split(|&b| b == b'\n').collect();
+    assert!(
+        lines.iter().all(|l| l.len() <= 1000),
+        "a wire line is over 998 octets"
+    );
+    // Between DATA and the final dot, every line starting with '.' is stuffed.
+    let start = lines.iter().position(|l| *l == b"DATA\r").unwrap() + 1;
+    let end = lines.iter().position(|l| *l == b".\r").unwrap();
+    assert!(end > start);
+    for l in &lines[start..end] {
+        assert!(
+            !l.starts_with(b".") || l.starts_with(b".."),
+            "unstuffed dot line {:?}",
+            String::from_utf8_lossy(l)
+        );
+    }
+}
+
+#[test]
+fn header_injection_in_file_names_and_cids() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let evil = write(dir.path(), "x\nBcc: evil@example.test.txt", b"x");
+    let fine = write(dir.path(), "fine.txt", b"x");
+    let mut h = open(&server);
+    ok(&mut h, "MAILPREP", "bob@example.test", "names");
+    assert_eq!(call(&mut h, "MAILLATT", evil.to_str().unwrap(), "").0, 110);
+    assert_eq!(
+        call(
+            &mut h,
+            "MAILLATT",
+            fine.to_str().unwrap(),
+            "name=\"a\r\nb\""
+        )
+        .0,
+        110
+    );
+    assert_eq!(
+        call(&mut h, "MAILLATT", fine.to_str().unwrap(), "cid=\"a\nb\"").0,
+        110
+    );
+    assert_eq!(
+        call(
+            &mut h,
+            "MAILLATT",
+            fine.to_str().unwrap(),
+            "type=\"text/plain\r\nX: y\""
+        )
+        .0,
+        110
+    );
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    assert_eq!(m["structure"], "text/plain");
+    assert!(!String::from_utf8_lossy(&server.raw(1)).contains("evil"));
+}
+
+#[test]
+fn mailprty_words_and_levels() {
+    let server = SmtpServer::start();
+    let mut h = open(&server);
+    for (p, xp, imp) in [
+        ("*HIGH", Some("1 (Highest)"), Some("high")),
+        ("4", Some("2 (High)"), Some("high")),
+        ("*NORMAL", None, None),
+        ("LOW", Some("5 (Lowest)"), Some("low")),
+        ("1", Some("4 (Low)"), Some("low")),
+    ] {
+        let n = server.messages().len() + 1;
+        ok(&mut h, "MAILPREP", "bob@example.test", p);
+        ok(&mut h, "MAILPRTY", p, "");
+        ok(&mut h, "MAILSEND", "", "");
+        let m = &server.wait_for(n)[n - 1];
+        assert_eq!(header(m, "X-Priority"), xp, "{p}");
+        assert_eq!(header(m, "Importance"), imp, "{p}");
+        assert_eq!(
+            header_count(m, "Priority"),
+            usize::from(xp.is_some()),
+            "{p}"
+        );
+    }
+    assert_eq!(
+        call(&mut h, "MAILPRTY", "*URGENT", "").0,
+        103,
+        "no draft after MAILSEND"
+    );
+    ok(&mut h, "MAILPREP", "bob@example.test", "x");
+    assert_eq!(call(&mut h, "MAILPRTY", "*URGENT", "").0, 106);
+    ok(&mut h, "MAILEND", "", "");
+}
