@@ -44,6 +44,10 @@ pub struct Draft {
     pub attachments: Vec<AttachmentSpec>,
     /// Set at the first MAILSEND attempt, kept for retries.
     pub message_id: Option<String>,
+    /// Ask the server for delivery status notifications (MAILREPORT, `report`).
+    pub dsn: bool,
+    /// Ask the reader's client for a read receipt (MAILREPORT `read`/`both`).
+    pub read_receipt: bool,
     /// 0..=5, `None` = normal (no priority headers).
     pub priority: Option<u8>,
     pub charset: BodyCharset,
@@ -80,6 +84,8 @@ impl Draft {
             html: None,
             attachments: Vec::new(),
             message_id: None,
+            dsn: false,
+            read_receipt: false,
             priority: None,
             charset,
         }
@@ -464,6 +470,11 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
     }
     if let Some(s) = &draft.subject {
         b = b.subject(s.clone());
+    }
+    if draft.read_receipt {
+        // RFC 8098: receipts go to the sender.
+        let to = format!("<{}>", settings.sender.email);
+        b = b.raw_header(header("Disposition-Notification-To", &to));
     }
     if let Some(level) = draft.priority {
         for (name, value) in priority_headers(level) {

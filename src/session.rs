@@ -23,13 +23,6 @@ pub struct Session {
     conn: Option<Connection>,
 }
 
-fn not_supported(what: &str) -> Error {
-    Error::new(
-        LnccmdStatus::NotSupported,
-        format!("{what} is not supported yet by this version of lnccmd"),
-    )
-}
-
 fn unknown_property(p: &props::Property, known: &str) -> Error {
     Error::new(
         LnccmdStatus::UnknownProperty,
@@ -61,6 +54,17 @@ fn is_content_id(v: &str) -> bool {
         && v.len() <= 200
         && v.chars()
             .all(|c| c.is_ascii_graphic() && !"<>\"()[],;:\\".contains(c))
+}
+
+/// Failures worth another attempt: the server or the network may be fine soon.
+fn is_transient(status: LnccmdStatus) -> bool {
+    matches!(
+        status,
+        LnccmdStatus::Connect
+            | LnccmdStatus::Timeout
+            | LnccmdStatus::ConnectionLost
+            | LnccmdStatus::TemporaryFailure
+    )
 }
 
 impl Session {
@@ -108,17 +112,21 @@ impl Session {
             Command::MailBodyF => self.html_body(parm1),
             Command::MailLAtt => self.attach(parm1, parm2),
             Command::MailReport => {
-                self.draft()?;
-                if !["", "read", "both"]
-                    .iter()
-                    .any(|k| k.eq_ignore_ascii_case(parm1))
-                {
-                    return Err(bad_value(format!(
-                        "PARM1 must be empty, 'read' or 'both', not '{}'",
-                        printable(parm1)
-                    )));
-                }
-                Err(not_supported("MAILREPORT (delivery reports)"))
+                let draft = self.draft()?;
+                let (dsn, read) = match parm1.to_ascii_lowercase().as_str() {
+                    "" => (true, false),
+                    "read" => (false, true),
+                    "both" => (true, true),
+                    _ => {
+                        return Err(bad_value(format!(
+                            "PARM1 must be empty (delivery report), 'read' (read receipt) or 'both', not '{}'",
+                            printable(parm1)
+                        )));
+                    }
+                };
+                draft.dsn |= dsn;
+                draft.read_receipt |= read;
+                Ok(())
             }
             Command::MailSend => self.send(),
             Command::MailEnd => {
@@ -161,6 +169,7 @@ impl Session {
         let mut subject = None;
         let mut priority = None;
         let mut charset = BodyCharset::Utf8;
+        let mut report = false;
         let is_mapi_subject = !parm2.contains('=') && !parm2.eq_ignore_ascii_case("report");
         if is_mapi_subject {
             // The vendor's MAPI form: PARM2 is the subject itself.
@@ -179,11 +188,7 @@ impl Session {
                     }
                     "priority" => priority = Some(compose::parse_priority(v.unwrap_or(""))?),
                     "charset" => charset = BodyCharset::parse(v.unwrap_or(""))?,
-                    "report" => {
-                        if props::parse_bool("report", v)? {
-                            return Err(not_supported("report (delivery reports)"));
-                        }
-                    }
+                    "report" => report = props::parse_bool("report", v)?,
                     _ => return Err(unknown_property(&p, "subject, priority, charset, report")),
                 }
             }
@@ -192,6 +197,7 @@ impl Session {
         let mut d = Draft::new(charset);
         d.subject = subject;
         d.priority = priority;
+        d.dsn = report;
         d.add_recipients(RecipientKind::To, to);
         self.draft = Some(d);
         Ok(())
@@ -381,6 +387,42 @@ impl Session {
         }
     }
 
+    /// Sends, and after a transient failure (connect, timeout, connection
+    /// lost, 4xx) tries again `Retries` times with growing pauses (1, 2, 4...
+    /// seconds, at most 30) on a new connection, never when the server may
+    /// already have the message.
+    fn send_with_retries(
+        &mut self,
+        out: &compose::Outgoing,
+        opts: &transport::Options,
+    ) -> Result<transport::Delivery> {
+        let mut attempt = 0u32;
+        loop {
+            match transport::send(&mut self.conn, &self.settings.endpoint, out, opts) {
+                Ok(d) => return Ok(d),
+                Err(f)
+                    if attempt < self.settings.retries
+                        && !f.maybe_delivered
+                        && is_transient(f.error.status) =>
+                {
+                    attempt += 1;
+                    transport::close(&mut self.conn);
+                    std::thread::sleep(std::time::Duration::from_secs(
+                        (1u64 << (attempt - 1)).min(30),
+                    ));
+                }
+                Err(mut f) => {
+                    if attempt > 0 {
+                        f.error
+                            .detail
+                            .push_str(&format!(" (after {} attempts)", attempt + 1));
+                    }
+                    return Err(f.error);
+                }
+            }
+        }
+    }
+
     /// Composes and sends the draft, filling the log record as it goes.
     fn deliver(&mut self, record: &mut logfile::Record) -> Result<()> {
         let draft = self.draft.as_mut().ok_or_else(|| {
@@ -396,11 +438,17 @@ impl Session {
             ));
         }
         let out = compose::compose(&self.settings, draft)?;
+        let opts = transport::Options { dsn: draft.dsn };
         record.message_id = out.message_id.clone();
         record.size = out.bytes.len();
-        let delivery = transport::send(&mut self.conn, &self.settings.endpoint, &out)?;
+        let delivery = self.send_with_retries(&out, &opts)?;
         self.draft = None;
         record.reply = delivery.reply;
+        if delivery.dsn_not_offered {
+            record
+                .reply
+                .push_str(" (no delivery report requested: the server does not offer DSN)");
+        }
         if delivery.refused.is_empty() {
             return Ok(());
         }
@@ -475,7 +523,6 @@ mod tests {
         let d = s.draft.as_ref().unwrap();
         assert_eq!((d.priority, d.charset), (Some(5), BodyCharset::Ascii));
         let code = |s: &mut Session, p2: &str| prep(s, p2).unwrap_err().status;
-        assert_eq!(code(&mut s, "report"), LnccmdStatus::NotSupported);
         assert_eq!(code(&mut s, "colour=red"), LnccmdStatus::UnknownProperty);
         assert_eq!(code(&mut s, "charset=klingon"), LnccmdStatus::BadValue);
         assert_eq!(code(&mut s, "priority=9"), LnccmdStatus::BadValue);
@@ -597,16 +644,23 @@ mod tests {
     }
 
     #[test]
-    fn mailreport_is_validated_then_not_supported() {
+    fn mailreport_forms() {
         let mut s = session();
         s.run(Command::MailPrep, "", "").unwrap();
         assert_eq!(
             s.run(Command::MailReport, "later", "").unwrap_err().status,
             LnccmdStatus::BadValue
         );
-        assert_eq!(
-            s.run(Command::MailReport, "", "").unwrap_err().status,
-            LnccmdStatus::NotSupported
-        );
+        s.run(Command::MailReport, "read", "").unwrap();
+        let d = s.draft.as_ref().unwrap();
+        assert_eq!((d.dsn, d.read_receipt), (false, true));
+        s.run(Command::MailReport, "", "").unwrap();
+        let d = s.draft.as_ref().unwrap();
+        assert_eq!((d.dsn, d.read_receipt), (true, true));
+        s.run(Command::MailPrep, "", "report").unwrap();
+        assert!(s.draft.as_ref().unwrap().dsn);
+        s.run(Command::MailPrep, "", "subject=x;report=false")
+            .unwrap();
+        assert!(!s.draft.as_ref().unwrap().dsn);
     }
 }

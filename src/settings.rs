@@ -10,6 +10,45 @@ use lettre::message::Mailbox;
 use crate::error::{Error, LnccmdStatus, Result};
 use crate::props::{self, Property, check_header_text, parse_bool, parse_number, printable};
 
+/// How the connection is protected (`enableSSL`, `SSLType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain SMTP.
+    None,
+    /// STARTTLS, required: no plain-text fallback (RFC 3207).
+    StartTls,
+    /// Implicit TLS from the first byte (SMTPS).
+    Smtps,
+}
+
+/// `AuthMethod`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Plain,
+    Login,
+    /// OAuth 2.0 bearer token in `password`.
+    Xoauth2,
+}
+
+/// A password or token: compared, never printed (`Debug` shows `***`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// SMTP AUTH credentials (`UserId`, `password`, `AuthMethod`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    pub user: String,
+    pub secret: Secret,
+    /// `None` = what the server offers, PLAIN before LOGIN.
+    pub method: Option<AuthMethod>,
+}
+
 /// Where and how to reach the SMTP server: a change here closes the session's
 /// open connection (SPEC §1.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +59,14 @@ pub struct Endpoint {
     pub timeout: Duration,
     /// Name sent in EHLO; `None` = this machine's host name.
     pub helo: Option<String>,
+    pub tls: TlsMode,
+    /// `useTestMode`: accept a certificate that does not verify.
+    pub test_mode: bool,
+    /// `TrustCert`: PEM certificates trusted besides the system roots.
+    pub trust: Vec<Vec<u8>>,
+    pub auth: Option<Auth>,
+    /// `AllowPlainAuth`: credentials may go over an unencrypted connection.
+    pub allow_plain_auth: bool,
 }
 
 impl Endpoint {
@@ -45,6 +92,8 @@ pub struct Settings {
     pub check_mail: bool,
     /// Charset of every parameter the caller passes (`InputCharset`).
     pub input: &'static encoding_rs::Encoding,
+    /// Extra attempts after a transient failure (`Retries`).
+    pub retries: u32,
 }
 
 /// Every MAILSMTP key, spelled as in SPEC §4.1 (messages use this spelling).
@@ -276,6 +325,14 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     let mut timeout = 60u32;
     let mut helo = None;
     let mut smtps = false;
+    let mut enable_ssl = false;
+    let mut test_mode = false;
+    let mut allow_plain_auth = false;
+    let mut user = None;
+    let mut password = None;
+    let mut method = None;
+    let mut trust = Vec::new();
+    let mut retries = 0;
     // Last value wins for every key, so "not supported" is decided at the end.
     let mut not_default: Vec<(Key, bool, String)> = Vec::new();
     let mut flag = |k: Key, on: bool, what: String| {
@@ -342,48 +399,57 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                         printable(&v)
                     )));
                 };
-                flag(key, smtps, "SSLType=SMTPS (implicit TLS)".into());
             }
-            Key::EnableSsl
-            | Key::Sign
-            | Key::Encrypt
-            | Key::SecureHeaders
-            | Key::UseTestMode
-            | Key::AllowPlainAuth => {
+            Key::EnableSsl => enable_ssl = parse_bool(name, v)?,
+            Key::UseTestMode => test_mode = parse_bool(name, v)?,
+            Key::AllowPlainAuth => allow_plain_auth = parse_bool(name, v)?,
+            Key::Sign | Key::Encrypt | Key::SecureHeaders => {
                 let on = parse_bool(name, v)?;
                 flag(key, on, format!("{name}=true"));
             }
-            Key::UserId | Key::Password | Key::PwdCertif => {
-                let secret = key != Key::UserId;
-                let on = !text_value(p, name, secret)?.is_empty();
-                flag(key, on, format!("'{name}' (SMTP AUTH and certificates)"));
+            Key::UserId => {
+                let v = text_value(p, name, false)?;
+                user = (!v.is_empty()).then_some(v);
+            }
+            Key::Password => {
+                let v = text_value(p, name, true)?;
+                password = (!v.is_empty()).then_some(v);
+            }
+            Key::PwdCertif => {
+                let on = !text_value(p, name, true)?.is_empty();
+                flag(key, on, format!("'{name}' (S/MIME certificates)"));
+            }
+            Key::TrustCert => {
+                let v = text_value(p, name, false)?;
+                trust = if v.is_empty() {
+                    Vec::new()
+                } else {
+                    read_trust_cert(&v)?
+                };
             }
             Key::Certif
             | Key::WrapperSubject
             | Key::RecipientCerts
-            | Key::TrustCert
             | Key::DkimKeyFile
             | Key::DkimDomain
             | Key::DkimSelector => {
                 let on = !text_value(p, name, false)?.is_empty();
                 flag(key, on, format!("'{name}'"));
             }
-            Key::Retries => {
-                let n = parse_number(name, v, 0, 10)?;
-                flag(key, n > 0, format!("{name}={n}"));
-            }
+            Key::Retries => retries = parse_number(name, v, 0, 10)?,
             Key::AuthMethod => {
                 let v = text_value(p, name, false)?;
-                if !["PLAIN", "LOGIN", "XOAUTH2"]
-                    .iter()
-                    .any(|m| m.eq_ignore_ascii_case(&v))
-                {
-                    return Err(bad_value(format!(
-                        "'AuthMethod' must be PLAIN, LOGIN or XOAUTH2, not '{}'",
-                        printable(&v)
-                    )));
-                }
-                flag(key, true, format!("AuthMethod={v}"));
+                method = Some(match v.to_ascii_uppercase().as_str() {
+                    "PLAIN" => AuthMethod::Plain,
+                    "LOGIN" => AuthMethod::Login,
+                    "XOAUTH2" => AuthMethod::Xoauth2,
+                    _ => {
+                        return Err(bad_value(format!(
+                            "'AuthMethod' must be PLAIN, LOGIN or XOAUTH2, not '{}'",
+                            printable(&v)
+                        )));
+                    }
+                });
             }
             Key::EncryptAlgo => {
                 let v = text_value(p, name, false)?;
@@ -437,6 +503,38 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     }
     let sender = mailbox(sender, check_mail)?;
     let reply = reply.map(|r| mailbox(r, check_mail)).transpose()?;
+    let tls = match (smtps, enable_ssl) {
+        (true, _) => TlsMode::Smtps,
+        (false, true) => TlsMode::StartTls,
+        (false, false) => TlsMode::None,
+    };
+    let auth = match (user, password) {
+        (Some(user), Some(pw)) => Some(Auth {
+            user,
+            secret: Secret(pw),
+            method,
+        }),
+        (None, None) if method.is_none() => None,
+        (None, _) => {
+            return Err(Error::new(
+                LnccmdStatus::MissingProperty,
+                "'password' or 'AuthMethod' is given without 'UserId'",
+            ));
+        }
+        (Some(_), None) => {
+            return Err(Error::new(
+                LnccmdStatus::MissingProperty,
+                "'UserId' is given without 'password' (the OAuth2 token with AuthMethod=XOAUTH2)",
+            ));
+        }
+    };
+    if auth.is_some() && tls == TlsMode::None && !allow_plain_auth {
+        return Err(Error::new(
+            LnccmdStatus::AuthUnavailable,
+            "credentials would be sent over an unencrypted connection: set enableSSL=true \
+             (or SSLType=SMTPS), or AllowPlainAuth=true if the network is trusted",
+        ));
+    }
     let port = port.unwrap_or(if smtps { 465 } else { 25 });
     Ok(Settings {
         endpoint: Endpoint {
@@ -444,13 +542,36 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             port,
             timeout: Duration::from_secs(timeout.into()),
             helo,
+            tls,
+            test_mode,
+            trust,
+            auth,
+            allow_plain_auth,
         },
         sender,
         reply,
         logfile,
         check_mail,
         input,
+        retries,
     })
+}
+
+/// `TrustCert`: a PEM file of one or more certificates (a CA, or the server's own).
+fn read_trust_cert(path: &str) -> Result<Vec<Vec<u8>>> {
+    let bytes = crate::files::read("TrustCert file", std::path::Path::new(path))?;
+    let certs = openssl::x509::X509::stack_from_pem(&bytes).unwrap_or_default();
+    if certs.is_empty() {
+        return Err(bad_value(format!(
+            "TrustCert file '{}' holds no PEM certificate",
+            printable(path)
+        )));
+    }
+    certs
+        .iter()
+        .map(|c| c.to_pem())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| bad_value(format!("TrustCert file '{}': {e}", printable(path))))
 }
 
 #[cfg(test)]
@@ -593,22 +714,13 @@ mod tests {
     #[test]
     fn unimplemented_features_are_refused_not_ignored() {
         for (s, what) in [
-            ("enableSSL=true", "enableSSL"),
-            ("enableSSL", "enableSSL"),
-            ("SSLType=SMTPS", "SSLType"),
-            ("UserId=u", "UserId"),
             ("Sign=yes", "Sign"),
             ("Encrypt=1", "Encrypt"),
             ("Certif=/x.p12", "Certif"),
             ("SecureHeaders=true", "SecureHeaders"),
             ("WrapperSubject=hi", "WrapperSubject"),
-            ("useTestMode=true", "useTestMode"),
-            ("Retries=2", "Retries"),
-            ("AuthMethod=PLAIN", "AuthMethod"),
-            ("AllowPlainAuth=true", "AllowPlainAuth"),
             ("RecipientCerts=/certs", "RecipientCerts"),
             ("EncryptAlgo=AES128-GCM", "EncryptAlgo"),
-            ("TrustCert=/ca.pem", "TrustCert"),
             ("DKIMKey=/k.pem", "DKIMKey"),
             ("DKIMDomain=x.test", "DKIMDomain"),
             ("DKIMSelector=s1", "DKIMSelector"),
@@ -617,6 +729,61 @@ mod tests {
             assert_eq!(e.status, LnccmdStatus::NotSupported, "{s}: {}", e.detail);
             assert!(e.detail.contains(what), "{s}: {}", e.detail);
         }
+    }
+
+    #[test]
+    fn transport_properties() {
+        let base = "Server=x.test;Sender=a@b.test";
+        let s = parse(base).unwrap().endpoint;
+        assert_eq!((s.tls, s.port, s.auth.is_none()), (TlsMode::None, 25, true));
+        let s = parse(&format!("{base};enableSSL=true;port=587"))
+            .unwrap()
+            .endpoint;
+        assert_eq!((s.tls, s.port), (TlsMode::StartTls, 587));
+        let s = parse(&format!("{base};SSLType=SMTPS")).unwrap().endpoint;
+        assert_eq!((s.tls, s.port), (TlsMode::Smtps, 465));
+        let s = parse(&format!(
+            "{base};enableSSL=yes;UserId=u;password=p;AuthMethod=login"
+        ))
+        .unwrap()
+        .endpoint;
+        let auth = s.auth.unwrap();
+        assert_eq!(
+            (auth.user.as_str(), auth.method),
+            ("u", Some(AuthMethod::Login))
+        );
+        assert_eq!(format!("{:?}", auth.secret), "***");
+        // Credentials in clear: refused unless AllowPlainAuth.
+        let e = parse(&format!("{base};UserId=u;password=p")).unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::AuthUnavailable);
+        assert!(parse(&format!("{base};UserId=u;password=p;AllowPlainAuth=true")).is_ok());
+        assert_eq!(
+            code(&format!("{base};UserId=u;enableSSL=1")),
+            LnccmdStatus::MissingProperty
+        );
+        assert_eq!(
+            code(&format!("{base};password=p;enableSSL=1")),
+            LnccmdStatus::MissingProperty
+        );
+        assert_eq!(parse(&format!("{base};Retries=3")).unwrap().retries, 3);
+        assert_eq!(code(&format!("{base};Retries=11")), LnccmdStatus::BadValue);
+        assert_eq!(
+            code(&format!("{base};TrustCert=/no/such.pem")),
+            LnccmdStatus::FileNotFound
+        );
+        assert_eq!(
+            code(&format!("{base};TrustCert=/etc/hostname")),
+            LnccmdStatus::BadValue
+        );
+        // The whole endpoint decides reuse: a new password is a new connection.
+        let a = parse(&format!("{base};enableSSL=1;UserId=u;password=p1"))
+            .unwrap()
+            .endpoint;
+        let b = parse(&format!("{base};enableSSL=1;UserId=u;password=p2"))
+            .unwrap()
+            .endpoint;
+        assert_ne!(a, b);
+        assert!(!format!("{a:?}").contains("p1"));
     }
 
     #[test]

@@ -1,17 +1,23 @@
-//! The SMTP side of a session: one connection kept open across MAILSENDs,
-//! the MAIL/RCPT/DATA dialogue with per-recipient results, and the mapping of
-//! every failure to a status code (SPEC §4.10, §8, §9 4xx/5xx).
+//! The SMTP side of a session: TLS (STARTTLS required or implicit), AUTH,
+//! one connection kept open across MAILSENDs, the MAIL/RCPT/DATA dialogue
+//! with DSN and per-recipient results, and the mapping of every failure to a
+//! status code (SPEC §4.9, §4.10, §8, §9 4xx/5xx).
 
 use std::io;
 
 use lettre::Address;
-use lettre::transport::smtp::client::SmtpConnection;
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
-use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{
+    Certificate, SmtpConnection, TlsParameters, TlsParametersBuilder, TlsVersion,
+};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
+use lettre::transport::smtp::extension::{
+    ClientId, Extension, MailBodyParameter, MailParameter, RcptParameter,
+};
 
 use crate::compose::Outgoing;
 use crate::error::{Error, LnccmdStatus, Result};
-use crate::settings::Endpoint;
+use crate::settings::{AuthMethod, Endpoint, TlsMode};
 
 type SmtpError = lettre::transport::smtp::Error;
 
@@ -19,6 +25,16 @@ type SmtpError = lettre::transport::smtp::Error;
 pub struct Connection {
     endpoint: Endpoint,
     smtp: SmtpConnection,
+    /// Whether the server offers DSN (RFC 3461); asked the first time a
+    /// message needs it (lettre's ServerInfo does not keep that keyword).
+    dsn: Option<bool>,
+}
+
+/// What the sender asks of the transport for one message.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Delivery status notifications: RET=HDRS, ENVID, NOTIFY on each RCPT.
+    pub dsn: bool,
 }
 
 /// What a successful DATA transaction reports.
@@ -28,12 +44,33 @@ pub struct Delivery {
     pub refused: Vec<(Address, String)>,
     /// The server's reply to the final dot.
     pub reply: String,
+    /// A report was asked for but the server does not offer DSN.
+    pub dsn_not_offered: bool,
+}
+
+/// A failed send. `maybe_delivered`: the connection failed after the whole
+/// message was sent and before the server's reply, so the server may have
+/// taken it; such a failure is never retried automatically.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub error: Error,
+    pub maybe_delivered: bool,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            error,
+            maybe_delivered: false,
+        }
+    }
 }
 
 /// The step of the dialogue a failure happened in; decides the code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
     Connect,
+    Tls,
     Mail,
     Data,
     Message,
@@ -43,7 +80,8 @@ impl Stage {
     fn waiting_for(self) -> &'static str {
         match self {
             Stage::Connect => "the greeting or the reply to EHLO",
-            Stage::Mail => "the reply to MAIL FROM",
+            Stage::Tls => "the TLS handshake",
+            Stage::Mail => "the reply to MAIL FROM or RCPT TO",
             Stage::Data => "the reply to DATA",
             Stage::Message => "the reply to the end of the message",
         }
@@ -51,7 +89,8 @@ impl Stage {
 }
 
 /// True when an I/O error in the chain is a socket timeout. lettre's own
-/// `is_timeout()` misses Linux read timeouts, which come back as WouldBlock.
+/// `is_timeout()` misses Linux read timeouts, which come back as WouldBlock;
+/// a TLS handshake cut by the timeout says "interrupted".
 fn is_timeout(e: &SmtpError) -> bool {
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
@@ -65,7 +104,7 @@ fn is_timeout(e: &SmtpError) -> bool {
         }
         src = s.source();
     }
-    false
+    e.to_string().contains("handshake process was interrupted")
 }
 
 /// "550 5.1.1 <x@y>: Recipient address rejected" from a reply error.
@@ -96,7 +135,7 @@ fn classify(e: &SmtpError, stage: Stage, ep: &Endpoint) -> Error {
             (LnccmdStatus::TemporaryFailure, "temporarily refused")
         } else {
             match stage {
-                Stage::Connect => (LnccmdStatus::Connect, "refused the session"),
+                Stage::Connect | Stage::Tls => (LnccmdStatus::Connect, "refused the session"),
                 Stage::Mail => (LnccmdStatus::SenderRefused, "refused the sender"),
                 Stage::Data | Stage::Message if code.to_string() == "552" => {
                     (LnccmdStatus::TooLarge, "refused the message as too large")
@@ -108,13 +147,27 @@ fn classify(e: &SmtpError, stage: Stage, ep: &Endpoint) -> Error {
         };
         return Error::new(status, format!("server {server} {what}: {reply}"));
     }
-    if e.is_tls() {
+    let text = e.to_string();
+    if text.contains("STARTTLS injection") {
         return Error::new(
             LnccmdStatus::TlsHandshake,
-            format!("TLS with {server} failed: {e}"),
+            format!(
+                "{server} sent data after its reply to STARTTLS, before the TLS handshake (STARTTLS injection): connection closed, nothing sent"
+            ),
         );
     }
-    let text = e.to_string();
+    if stage == Stage::Tls || e.is_tls() {
+        let status = if text.contains("certificate verify failed") {
+            LnccmdStatus::CertNotTrusted
+        } else {
+            LnccmdStatus::TlsHandshake
+        };
+        let detail = text.strip_prefix("Connection error: ").unwrap_or(&text);
+        return Error::new(
+            status,
+            format!("TLS handshake with {server} failed: {detail}"),
+        );
+    }
     if e.is_response() && !text.contains("incomplete response") {
         return Error::new(
             LnccmdStatus::Protocol,
@@ -139,23 +192,141 @@ fn classify(e: &SmtpError, stage: Stage, ep: &Endpoint) -> Error {
     )
 }
 
-fn open(ep: &Endpoint) -> Result<Connection> {
-    let hello = match &ep.helo {
+/// TLS 1.2 at least; the server's name (SNI and verification) is `Server`.
+fn tls_parameters(ep: &Endpoint) -> Result<TlsParameters> {
+    let fail = |e: lettre::transport::smtp::Error| {
+        Error::new(
+            LnccmdStatus::TlsHandshake,
+            format!("cannot set up TLS for {}: {e}", ep.display()),
+        )
+    };
+    let mut b =
+        TlsParametersBuilder::new(ep.server.clone()).set_min_tls_version(TlsVersion::Tlsv12);
+    if ep.test_mode {
+        b = b
+            .dangerous_accept_invalid_certs(true)
+            .dangerous_accept_invalid_hostnames(true);
+    }
+    for pem in &ep.trust {
+        b = b.add_root_certificate(Certificate::from_pem(pem).map_err(fail)?);
+    }
+    // build_native: OpenSSL, whatever other TLS features lettre may get.
+    b.build_native().map_err(fail)
+}
+
+fn hello(ep: &Endpoint) -> ClientId {
+    match &ep.helo {
         Some(name) => ClientId::Domain(name.clone()),
         None => ClientId::default(),
+    }
+}
+
+fn open(ep: &Endpoint) -> Result<Connection> {
+    let hello = hello(ep);
+    let addr = (ep.server.as_str(), ep.port);
+    let timeout = Some(ep.timeout);
+    let mut smtp = match ep.tls {
+        TlsMode::None => SmtpConnection::connect(addr, timeout, &hello, None, None)
+            .map_err(|e| classify(&e, Stage::Connect, ep))?,
+        TlsMode::Smtps => {
+            let params = tls_parameters(ep)?;
+            SmtpConnection::connect(addr, timeout, &hello, Some(&params), None).map_err(|e| {
+                // A TCP failure is a connect error; anything after it is TLS.
+                let text = e.to_string();
+                let tcp = text.contains("os error") && !text.contains("SSL");
+                classify(&e, if tcp { Stage::Connect } else { Stage::Tls }, ep)
+            })?
+        }
+        TlsMode::StartTls => {
+            let params = tls_parameters(ep)?;
+            let mut smtp = SmtpConnection::connect(addr, timeout, &hello, None, None)
+                .map_err(|e| classify(&e, Stage::Connect, ep))?;
+            if !smtp.can_starttls() {
+                let _ = smtp.quit();
+                return Err(Error::new(
+                    LnccmdStatus::StartTlsNotOffered,
+                    format!(
+                        "{} does not offer STARTTLS, which enableSSL=true requires: nothing was sent",
+                        ep.display()
+                    ),
+                ));
+            }
+            // lettre sends EHLO again after the handshake: what the server
+            // said before TLS is forgotten (RFC 3207 §4.2).
+            smtp.starttls(&params, &hello)
+                .map_err(|e| classify(&e, Stage::Tls, ep))?;
+            smtp
+        }
     };
-    let smtp = SmtpConnection::connect(
-        (ep.server.as_str(), ep.port),
-        Some(ep.timeout),
-        &hello,
-        None,
-        None,
-    )
-    .map_err(|e| classify(&e, Stage::Connect, ep))?;
+    if let Some(auth) = &ep.auth {
+        authenticate(&mut smtp, ep, auth)?;
+    }
     Ok(Connection {
         endpoint: ep.clone(),
         smtp,
+        dsn: None,
     })
+}
+
+/// AUTH with what the server offers (PLAIN before LOGIN) or `AuthMethod`;
+/// never over an unencrypted connection unless AllowPlainAuth.
+fn authenticate(
+    smtp: &mut SmtpConnection,
+    ep: &Endpoint,
+    auth: &crate::settings::Auth,
+) -> Result<()> {
+    if !smtp.is_encrypted() && !ep.allow_plain_auth {
+        // Settings refuse this combination already; kept as the last guard.
+        let _ = smtp.quit();
+        return Err(Error::new(
+            LnccmdStatus::AuthUnavailable,
+            "credentials would be sent over an unencrypted connection: nothing was sent",
+        ));
+    }
+    let mechanisms: &[Mechanism] = match auth.method {
+        None => &[Mechanism::Plain, Mechanism::Login],
+        Some(AuthMethod::Plain) => &[Mechanism::Plain],
+        Some(AuthMethod::Login) => &[Mechanism::Login],
+        Some(AuthMethod::Xoauth2) => &[Mechanism::Xoauth2],
+    };
+    let offered = mechanisms
+        .iter()
+        .any(|m| smtp.server_info().supports_auth_mechanism(*m));
+    if !offered {
+        let _ = smtp.quit();
+        return Err(Error::new(
+            LnccmdStatus::AuthUnavailable,
+            format!(
+                "{} offers no AUTH mechanism lnccmd can use ({}){}",
+                ep.display(),
+                mechanisms
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if smtp.is_encrypted() {
+                    ""
+                } else {
+                    "; many servers offer AUTH only after STARTTLS (enableSSL=true)"
+                }
+            ),
+        ));
+    }
+    let creds = Credentials::new(auth.user.clone(), auth.secret.0.clone());
+    smtp.auth(mechanisms, &creds)
+        .map_err(|e| match e.status() {
+            Some(_) if e.is_permanent() => Error::new(
+                LnccmdStatus::AuthFailed,
+                format!(
+                    "{} refused the credentials of user '{}': {}",
+                    ep.display(),
+                    crate::props::printable(&auth.user),
+                    reply_text(&e)
+                ),
+            ),
+            _ => classify(&e, Stage::Connect, ep),
+        })?;
+    Ok(())
 }
 
 /// Closes the connection with QUIT (best effort: the server may be gone).
@@ -189,41 +360,32 @@ fn reset(slot: &mut Option<Connection>) {
     }
 }
 
+/// Whether the server offers DSN: one EHLO, the first time it matters.
+fn offers_dsn(c: &mut Connection) -> std::result::Result<bool, SmtpError> {
+    if let Some(d) = c.dsn {
+        return Ok(d);
+    }
+    let resp = c.smtp.command(Ehlo::new(hello(&c.endpoint)))?;
+    let dsn = resp.message().any(|l| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|k| k.eq_ignore_ascii_case("DSN"))
+    });
+    c.dsn = Some(dsn);
+    Ok(dsn)
+}
+
 /// Sends one message over the session's connection (SPEC §4.10).
 ///
 /// `Ok` means the server accepted the message for at least one recipient;
-/// `Delivery::refused` lists the others. `Err` means nothing was accepted.
-pub fn send(slot: &mut Option<Connection>, ep: &Endpoint, out: &Outgoing) -> Result<Delivery> {
-    let conn = connection(slot, ep)?;
-    let info = conn.smtp.server_info();
-    let mut params = Vec::new();
-    let needs_utf8 =
-        !out.from.to_string().is_ascii() || out.rcpts.iter().any(|r| !r.to_string().is_ascii());
-    if needs_utf8 {
-        if !info.supports_feature(Extension::SmtpUtfEight) {
-            return Err(Error::new(
-                LnccmdStatus::BadAddress,
-                format!(
-                    "an address has a non-ASCII local part, which needs SMTPUTF8, and {} does not offer it",
-                    ep.display()
-                ),
-            ));
-        }
-        params.push(MailParameter::SmtpUtfEight);
-    }
-    if !out.bytes.is_ascii() {
-        if !info.supports_feature(Extension::EightBitMime) {
-            return Err(Error::new(
-                LnccmdStatus::MessageRefused,
-                format!(
-                    "the message has 8-bit content and {} does not offer 8BITMIME",
-                    ep.display()
-                ),
-            ));
-        }
-        params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-    }
-
+/// `Delivery::refused` lists the others. `Err` means nothing was accepted
+/// (or, with `maybe_delivered`, that the server never said).
+pub fn send(
+    slot: &mut Option<Connection>,
+    ep: &Endpoint,
+    out: &Outgoing,
+    opts: &Options,
+) -> std::result::Result<Delivery, Failure> {
     // Any reply error below leaves the connection usable after RSET; any
     // other error (I/O, timeout, garbage) leaves it in an unknown state: drop it.
     let fail = |slot: &mut Option<Connection>, e: &SmtpError, stage: Stage| {
@@ -233,15 +395,87 @@ pub fn send(slot: &mut Option<Connection>, ep: &Endpoint, out: &Outgoing) -> Res
         } else {
             slot.take();
         }
-        err
+        Failure::from(err)
     };
+
+    let conn = connection(slot, ep)?;
+    let mut params = Vec::new();
+    let needs_utf8 =
+        !out.from.to_string().is_ascii() || out.rcpts.iter().any(|r| !r.to_string().is_ascii());
+    if needs_utf8 {
+        if !conn
+            .smtp
+            .server_info()
+            .supports_feature(Extension::SmtpUtfEight)
+        {
+            return Err(Error::new(
+                LnccmdStatus::BadAddress,
+                format!(
+                    "an address has a non-ASCII local part, which needs SMTPUTF8, and {} does not offer it",
+                    ep.display()
+                ),
+            )
+            .into());
+        }
+        params.push(MailParameter::SmtpUtfEight);
+    }
+    if !out.bytes.is_ascii() {
+        if !conn
+            .smtp
+            .server_info()
+            .supports_feature(Extension::EightBitMime)
+        {
+            return Err(Error::new(
+                LnccmdStatus::MessageRefused,
+                format!(
+                    "the message has 8-bit content and {} does not offer 8BITMIME",
+                    ep.display()
+                ),
+            )
+            .into());
+        }
+        params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let dsn = if opts.dsn {
+        match offers_dsn(conn) {
+            Ok(d) => d,
+            Err(e) => return Err(fail(slot, &e, Stage::Mail)),
+        }
+    } else {
+        false
+    };
+    if dsn {
+        params.push(MailParameter::Other {
+            keyword: "RET".into(),
+            value: Some("HDRS".into()),
+        });
+        // ENVID: the Message-ID without brackets (lettre xtext-encodes it).
+        params.push(MailParameter::Other {
+            keyword: "ENVID".into(),
+            value: Some(out.message_id.trim_matches(['<', '>']).to_string()),
+        });
+    }
 
     if let Err(e) = conn.smtp.command(Mail::new(Some(out.from.clone()), params)) {
         return Err(fail(slot, &e, Stage::Mail));
     }
     let mut refused = Vec::new();
     for rcpt in &out.rcpts {
-        match conn.smtp.command(Rcpt::new(rcpt.clone(), vec![])) {
+        let rcpt_params = if dsn {
+            vec![
+                RcptParameter::Other {
+                    keyword: "NOTIFY".into(),
+                    value: Some("SUCCESS,FAILURE,DELAY".into()),
+                },
+                RcptParameter::Other {
+                    keyword: "ORCPT".into(),
+                    value: Some(format!("rfc822;{rcpt}")),
+                },
+            ]
+        } else {
+            Vec::new()
+        };
+        match conn.smtp.command(Rcpt::new(rcpt.clone(), rcpt_params)) {
             Ok(_) => {}
             Err(e) if e.status().is_some() => refused.push((rcpt.clone(), reply_text(&e))),
             Err(e) => return Err(fail(slot, &e, Stage::Mail)),
@@ -265,19 +499,26 @@ pub fn send(slot: &mut Option<Connection>, ep: &Endpoint, out: &Outgoing) -> Res
                 "server {} refused every recipient, nothing was sent: {list}",
                 ep.display()
             ),
-        ));
+        )
+        .into());
     }
     if let Err(e) = conn.smtp.command(Data) {
         return Err(fail(slot, &e, Stage::Data));
     }
     // lettre ends DATA with CRLF "." CRLF even when the message already ends
     // with CRLF, which would add an empty line to the body: give it the
-    // message without its last line end.
+    // message without its last line end. In chunks: lettre dot-stuffs each
+    // part into a buffer of its size, so one part would copy the whole
+    // message again; its codec keeps its state between parts.
     let data = out.bytes.strip_suffix(b"\r\n").unwrap_or(&out.bytes);
-    // In chunks: lettre dot-stuffs each part into a buffer of its size, so one
-    // part would copy the whole message again. Its codec keeps its state
-    // between parts, so a line split across two chunks is stuffed right.
-    match conn.smtp.message_iter(data.chunks(1 << 20)) {
+    // `all_handed_over` turns true when lettre has taken the last chunk: a
+    // failure before that is a write failure mid-DATA (nothing delivered).
+    let all_handed_over = std::cell::Cell::new(false);
+    let chunks = data.chunks(1 << 20).chain(std::iter::from_fn(|| {
+        all_handed_over.set(true);
+        None
+    }));
+    match conn.smtp.message_iter(chunks) {
         Ok(resp) => Ok(Delivery {
             refused,
             reply: format!(
@@ -285,15 +526,32 @@ pub fn send(slot: &mut Option<Connection>, ep: &Endpoint, out: &Outgoing) -> Res
                 resp.code(),
                 resp.message().collect::<Vec<_>>().join(" ")
             ),
+            dsn_not_offered: opts.dsn && !dsn,
         }),
+        Err(e) if e.status().is_some() => {
+            // The server answered: the transaction is over, the connection usable.
+            Err(classify(&e, Stage::Message, ep).into())
+        }
+        Err(e) if !all_handed_over.get() => {
+            slot.take();
+            let mut error = classify(&e, Stage::Message, ep);
+            error.detail = format!(
+                "connection to {} lost while sending the message (nothing was delivered): {e}",
+                ep.display()
+            );
+            error.status = LnccmdStatus::ConnectionLost;
+            Err(error.into())
+        }
         Err(e) => {
-            let err = classify(&e, Stage::Message, ep);
-            // After the final dot the transaction is over either way; only a
-            // connection that stopped answering is dropped.
-            if e.status().is_none() {
-                slot.take();
-            }
-            Err(err)
+            slot.take();
+            let mut error = classify(&e, Stage::Message, ep);
+            error.detail.push_str(
+                "; the whole message was sent, so the server may have accepted it: not retried, check before sending again",
+            );
+            Err(Failure {
+                error,
+                maybe_delivered: true,
+            })
         }
     }
 }

@@ -148,6 +148,15 @@ impl SmtpConnection {
             #[cfg(any(feature = "native-tls", feature = "rustls", feature = "boring-tls"))]
             {
                 try_smtp!(self.command(Starttls), self);
+                // lnccmd patch: bytes the server sent after its reply to
+                // STARTTLS and before the handshake would be read as if they
+                // had come through TLS (CVE-2021-22947 class): refuse them.
+                if !self.stream.buffer().is_empty() {
+                    self.abort();
+                    return Err(error::client(
+                        "the server sent data after its reply to STARTTLS, before the TLS handshake (STARTTLS injection)",
+                    ));
+                }
                 self.stream.get_mut().upgrade_tls(tls_parameters)?;
                 #[cfg(feature = "tracing")]
                 tracing::debug!("connection encrypted");
