@@ -449,6 +449,12 @@ impl Session {
                 .reply
                 .push_str(" (no delivery report requested: the server does not offer DSN)");
         }
+        let ep = &self.settings.endpoint;
+        if ep.test_mode && ep.tls != crate::settings::TlsMode::None {
+            record
+                .reply
+                .push_str(" (useTestMode: the server certificate was not verified)");
+        }
         if delivery.refused.is_empty() {
             return Ok(());
         }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod fault;
+pub mod pki;
+
 use std::ffi::{CStr, CString};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
@@ -34,6 +37,11 @@ impl SmtpServer {
 
     /// Starts on `port` (0 = any free port) and waits until it listens.
     pub fn start_on(port: u16) -> SmtpServer {
+        Self::start_with(port, &[])
+    }
+
+    /// With smtpd.py options (`--tls starttls --cert ... --auth u:p --dsn`).
+    pub fn start_with(port: u16, options: &[&str]) -> SmtpServer {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new("python3")
             .arg(root().join("tests/support/smtpd.py"))
@@ -41,6 +49,7 @@ impl SmtpServer {
             .arg(dir.path())
             .arg("--port")
             .arg(port.to_string())
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -11,6 +11,11 @@ It prints "PORT <n>" on stdout once it listens, and runs until killed.
 
 Recipients whose local part starts with "reject" get 550, with "busy" 450:
 a configured policy of the real server, so partial deliveries can be tested.
+
+Options for the transport tests:
+  --tls plain|starttls|smtps  with --cert/--key (starttls: STARTTLS required)
+  --auth USER:PASS            AUTH PLAIN, LOGIN and XOAUTH2 (token = PASS)
+  --dsn                       advertise DSN and accept RET/ENVID/NOTIFY/ORCPT
 """
 
 import argparse
@@ -20,10 +25,39 @@ import email
 import email.policy
 import json
 import os
+import base64
 import signal
+import ssl
 import sys
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+DSN_PARAMS = {"RET", "ENVID", "NOTIFY", "ORCPT"}
+
+
+class TestSMTP(SMTP):
+    """aiosmtpd with DSN parameters accepted (it refuses unknown ones with
+    555), and the raw MAIL/RCPT arguments kept (it uppercases them)."""
+
+    dsn = False
+
+    def _getparams(self, params):
+        result = super()._getparams(params)
+        if result is not None and self.dsn:
+            for key in DSN_PARAMS:
+                result.pop(key, None)
+        return result
+
+    async def smtp_MAIL(self, arg):
+        self.raw_mail_arg = arg
+        self.raw_rcpt_args = []
+        return await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg):
+        if not hasattr(self, "raw_rcpt_args"):
+            self.raw_rcpt_args = []
+        self.raw_rcpt_args.append(arg)
+        return await super().smtp_RCPT(arg)
 
 
 def structure(part) -> str:
@@ -70,9 +104,35 @@ def parse_message(raw: bytes) -> dict:
 
 
 class Handler:
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, dsn: bool = False, user=None, password=None):
         self.directory = directory
         self.count = 0
+        self.dsn = dsn
+        self.user = user
+        self.password = password
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.dsn:
+            responses.insert(-1, "250-DSN")
+        return responses
+
+    async def auth_XOAUTH2(self, server, args):
+        # args: ["XOAUTH2", initial-response]; "user=U\x01auth=Bearer T\x01\x01"
+        if len(args) < 2:
+            return AuthResult(success=False, handled=False)
+        raw = base64.b64decode(args[1]).decode()
+        fields = dict(f.split("=", 1) for f in raw.split("\x01") if "=" in f)
+        ok = fields.get("user") == self.user and fields.get("auth") == "Bearer " + (self.password or "")
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(self.user.encode(), b"(token)"))
+        return AuthResult(success=False, handled=False)
+
+    def authenticator(self, server, session, envelope, mechanism, data):
+        if isinstance(data, LoginPassword) and self.user is not None:
+            if (data.login, data.password) == (self.user.encode(), self.password.encode()):
+                return AuthResult(success=True, auth_data=data)
+        return AuthResult(success=False, handled=False)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
@@ -88,7 +148,13 @@ class Handler:
         self.count += 1
         n = self.count
         raw = envelope.original_content
+        tls = server.transport.get_extra_info("ssl_object") is not None or session.ssl is not None
+        login = getattr(session, "login_data", None)
         record = {
+            "tls": tls,
+            "auth": login.decode() if isinstance(login, bytes) else login,
+            "raw_mail": getattr(server, "raw_mail_arg", None),
+            "raw_rcpt": getattr(server, "raw_rcpt_args", []),
             "mail_from": envelope.mail_from,
             "mail_options": envelope.mail_options,
             "rcpt_tos": envelope.rcpt_tos,
@@ -113,15 +179,38 @@ async def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--tls", choices=["plain", "starttls", "smtps"], default="plain")
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--auth")
+    ap.add_argument("--dsn", action="store_true")
     args = ap.parse_args()
-    handler = Handler(args.dir)
+    user, password = args.auth.split(":", 1) if args.auth else (None, None)
+    handler = Handler(args.dir, args.dsn, user, password)
+    ctx = None
+    if args.tls != "plain":
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.cert, args.key)
+
+    def factory():
+        kw = dict(
+            hostname="mx.example.test",
+            enable_SMTPUTF8=True,
+            data_size_limit=None,
+            authenticator=handler.authenticator if user else None,
+            # Implicit TLS: aiosmtpd cannot tell the socket is TLS, so it
+            # would hide AUTH; plain with --auth is for AllowPlainAuth tests.
+            auth_require_tls=args.tls == "starttls",
+        )
+        if args.tls == "starttls":
+            kw.update(tls_context=ctx, require_starttls=True)
+        smtp = TestSMTP(handler, **kw)
+        smtp.dsn = args.dsn
+        return smtp
+
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(
-            handler, hostname="mx.example.test", enable_SMTPUTF8=True, data_size_limit=None
-        ),
-        args.host,
-        args.port,
+        factory, args.host, args.port, ssl=ctx if args.tls == "smtps" else None
     )
     port = server.sockets[0].getsockname()[1]
     print("PORT %d" % port, flush=True)

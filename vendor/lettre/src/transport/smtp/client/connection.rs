@@ -302,7 +302,14 @@ impl SmtpConnection {
             if buffer.len() > MAX_RESPONSE_BYTES {
                 return Err(error::response("SMTP response too large"));
             }
+            // lnccmd patch: a line "NNN-..." continues the reply, so parsing
+            // can wait for the last line. Upstream parsed the whole buffer
+            // after every line: quadratic in the number of lines.
+            let line = &buffer.as_bytes()[pre..];
             pre = buffer.len();
+            if line.len() > 4 && line[3] == b'-' && line[..3].iter().all(u8::is_ascii_digit) {
+                continue;
+            }
 
             #[cfg(feature = "tracing")]
             tracing::debug!("<< {}", escape_crlf(&buffer));

@@ -1,0 +1,601 @@
+//! Transport (SPEC §4.9, §4.10, §8): TLS, AUTH, DSN, retries, and the faults
+//! a real server will not produce on demand, from a scripted peer. Every
+//! fault test checks the code family, that the call came back within about
+//! twice Timeout (a generous bound: it catches hangs, it does not time
+//! speed), and that the draft is intact where nothing was delivered.
+
+mod common;
+
+use common::fault::{FaultServer, Peer};
+use common::pki::Pki;
+use common::*;
+use std::time::{Duration, Instant};
+
+/// An aiosmtpd with TLS (`starttls` or `smtps`) and the CA-signed certificate.
+fn tls_server(pki: &Pki, mode: &str, extra: &[&str]) -> SmtpServer {
+    let cert = pki.path("server.pem");
+    let key = pki.path("server.key");
+    let mut args = vec![
+        "--tls",
+        mode,
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    SmtpServer::start_with(0, &args)
+}
+
+fn base(port: u16) -> String {
+    format!("Server=127.0.0.1;port={port};Sender=tech@example.test;Timeout=10")
+}
+
+/// Runs MAILSEND and checks it came back within about 2 x `timeout` seconds.
+fn timed_send(h: &mut i32, timeout: u64) -> (i32, String) {
+    let t = Instant::now();
+    let r = call(h, "MAILSEND", "", "");
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_secs(2 * timeout + 3),
+        "MAILSEND took {took:?}: {}",
+        r.1
+    );
+    r
+}
+
+/// MAILPREP with a subject, so a later successful send proves the draft was intact.
+fn prep(h: &mut i32, subject: &str) {
+    ok(
+        h,
+        "MAILPREP",
+        "bob@example.test",
+        &format!("subject=\"{subject}\""),
+    );
+    ok(h, "MAILTEXT", "body", "");
+}
+
+#[test]
+fn starttls_verified_against_trust_cert_with_auth() {
+    let pki = Pki::new();
+    let server = tls_server(&pki, "starttls", &["--auth", "user:s3cret-pw"]);
+    let mut h = 0;
+    let ca = pki.path("ca.pem");
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!(
+            "{};enableSSL=true;TrustCert=\"{}\";UserId=user;password=s3cret-pw",
+            base(server.port),
+            ca.display()
+        ),
+        "",
+    );
+    prep(&mut h, "over starttls");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    assert_eq!(m["tls"], true);
+    assert_eq!(m["auth"], "user");
+    assert_eq!(header(m, "Subject"), Some("over starttls"));
+}
+
+#[test]
+fn untrusted_certificate_is_its_own_code_and_test_mode_accepts_it() {
+    let pki = Pki::new();
+    let server = tls_server(&pki, "starttls", &[]);
+    let log = server.dir.path().join("log.csv");
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!(
+            "{};enableSSL=true;logfile=\"{}\"",
+            base(server.port),
+            log.display()
+        ),
+        "",
+    );
+    prep(&mut h, "first verified, then test mode");
+    let (rc, text) = timed_send(&mut h, 10);
+    assert_eq!(rc, 403, "{text}");
+    assert!(text.contains("certificate verify failed"), "{text}");
+    assert!(server.messages().is_empty());
+    // The same draft through useTestMode: accepted, and the log says so.
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!(
+            "{};enableSSL=true;useTestMode=true;logfile=\"{}\"",
+            base(server.port),
+            log.display()
+        ),
+        "",
+    );
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    assert_eq!(
+        header(&server.wait_for(1)[0], "Subject"),
+        Some("first verified, then test mode")
+    );
+    let rows = read_log(&log);
+    assert_eq!(rows[0]["code"], "403");
+    assert!(rows[1]["reply"].contains("useTestMode"), "{:?}", rows[1]);
+}
+
+#[test]
+fn starttls_not_offered_sends_nothing_in_clear() {
+    let server = SmtpServer::start();
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};enableSSL=true", base(server.port)),
+        "",
+    );
+    prep(&mut h, "secret");
+    let (rc, text) = timed_send(&mut h, 10);
+    assert_eq!(rc, 404, "{text}");
+    assert!(text.contains("nothing was sent"), "{text}");
+    ok(&mut h, "MAILEND", "", "");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.messages().is_empty());
+}
+
+#[test]
+fn smtps_with_every_auth_method_and_a_wrong_password() {
+    let pki = Pki::new();
+    let server = tls_server(&pki, "smtps", &["--auth", "user:s3cret-pw"]);
+    let ca = pki.path("ca.pem");
+    let props = |extra: &str| {
+        format!(
+            "{};SSLType=SMTPS;TrustCert=\"{}\";UserId=user;{extra}",
+            base(server.port),
+            ca.display()
+        )
+    };
+    let mut h = 0;
+    for (i, method) in [
+        "",
+        "AuthMethod=PLAIN;",
+        "AuthMethod=LOGIN;",
+        "AuthMethod=XOAUTH2;",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ok(
+            &mut h,
+            "MAILSMTP",
+            &props(&format!("{method}password=s3cret-pw")),
+            "",
+        );
+        prep(&mut h, &format!("auth {i}"));
+        ok(&mut h, "MAILSEND", "", "");
+    }
+    let msgs = server.wait_for(4);
+    assert!(
+        msgs.iter().all(|m| m["auth"] == "user" && m["tls"] == true),
+        "{msgs:?}"
+    );
+
+    ok(&mut h, "MAILSMTP", &props("password=wrong-pw"), "");
+    prep(&mut h, "after a wrong password");
+    let (rc, text) = timed_send(&mut h, 10);
+    assert_eq!(rc, 405, "{text}");
+    assert!(text.contains("535") && text.contains("'user'"), "{text}");
+    assert!(
+        !text.contains("wrong-pw"),
+        "the password leaked into RESULT: {text}"
+    );
+    ok(&mut h, "MAILSMTP", &props("password=s3cret-pw"), "");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    assert_eq!(
+        header(&server.wait_for(5)[4], "Subject"),
+        Some("after a wrong password")
+    );
+}
+
+#[test]
+fn credentials_in_clear_need_allow_plain_auth() {
+    let server = SmtpServer::start_with(0, &["--auth", "user:pw"]);
+    let mut h = 0;
+    let (rc, text) = call(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};UserId=user;password=pw", base(server.port)),
+        "",
+    );
+    assert_eq!(rc, 406, "{text}");
+    assert!(
+        text.contains("AllowPlainAuth") && !text.contains("=pw"),
+        "{text}"
+    );
+    assert_eq!(h, 0);
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!(
+            "{};UserId=user;password=pw;AllowPlainAuth=true",
+            base(server.port)
+        ),
+        "",
+    );
+    prep(&mut h, "plain auth allowed");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    assert_eq!(
+        (m["auth"].as_str(), m["tls"].as_bool()),
+        (Some("user"), Some(false))
+    );
+}
+
+#[test]
+fn auth_not_offered_and_auth_temporarily_failing() {
+    let fault = FaultServer::start(|mut p: Peer, n| {
+        if n == 0 {
+            let _ = p.hello(&[]);
+        } else {
+            let _ = p.hello(&["AUTH PLAIN LOGIN"]);
+            if p.line().is_some() {
+                p.send("454 4.7.0 Temporary authentication failure\r\n");
+            }
+        }
+        p.stall();
+    });
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};UserId=u;password=pw;AllowPlainAuth=yes", fault.props(2)),
+        "",
+    );
+    prep(&mut h, "x");
+    let (rc, text) = timed_send(&mut h, 2);
+    assert_eq!(rc, 406, "{text}");
+    assert!(text.contains("offers no AUTH mechanism"), "{text}");
+    let (rc, text) = timed_send(&mut h, 2);
+    assert_eq!(rc, 504, "{text}");
+    assert!(text.contains("454"), "{text}");
+    assert_eq!(fault.count("MAIL"), 0);
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn delivery_reports_and_read_receipts() {
+    let server = SmtpServer::start_with(0, &["--dsn"]);
+    let mut h = open(&server);
+    ok(&mut h, "MAILPREP", "bob@example.test", "report");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILPREP", "carol@example.test", "subject=receipt");
+    ok(&mut h, "MAILREPORT", "read", "");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILPREP", "dave@example.test", "subject=both");
+    ok(&mut h, "MAILREPORT", "both", "");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let msgs = server.wait_for(3);
+    let id = header(&msgs[0], "Message-ID")
+        .unwrap()
+        .trim_matches(['<', '>'])
+        .to_string();
+    let raw_mail = msgs[0]["raw_mail"].as_str().unwrap();
+    assert!(
+        raw_mail.contains("RET=HDRS") && raw_mail.contains(&format!("ENVID={id}")),
+        "{raw_mail}"
+    );
+    assert_eq!(
+        msgs[0]["raw_rcpt"][0],
+        "TO:<bob@example.test> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=rfc822;bob@example.test"
+    );
+    assert_eq!(header(&msgs[0], "Disposition-Notification-To"), None);
+    assert!(!msgs[1]["raw_mail"].as_str().unwrap().contains("RET="));
+    assert_eq!(
+        header(&msgs[1], "Disposition-Notification-To"),
+        Some("<tech@example.test>")
+    );
+    assert!(msgs[2]["raw_mail"].as_str().unwrap().contains("RET=HDRS"));
+    assert_eq!(
+        header(&msgs[2], "Disposition-Notification-To"),
+        Some("<tech@example.test>")
+    );
+}
+
+#[test]
+fn a_report_asked_of_a_server_without_dsn_is_sent_and_logged() {
+    let server = SmtpServer::start();
+    let log = server.dir.path().join("log.csv");
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};logfile=\"{}\"", server.props(), log.display()),
+        "",
+    );
+    ok(&mut h, "MAILPREP", "bob@example.test", "report");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    assert!(!m["raw_mail"].as_str().unwrap().contains("RET="));
+    let rows = read_log(&log);
+    assert!(
+        rows[0]["reply"].contains("does not offer DSN"),
+        "{:?}",
+        rows[0]
+    );
+}
+
+#[test]
+fn starttls_injection_is_refused() {
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        if p.hello(&["STARTTLS"]).is_some() && p.line().is_some() {
+            // The reply to STARTTLS and a forged capability in one packet.
+            p.send("220 go\r\n250-INJECTED\r\n");
+        }
+        p.stall();
+    });
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};enableSSL=true;useTestMode=true", fault.props(2)),
+        "",
+    );
+    prep(&mut h, "x");
+    let (rc, text) = timed_send(&mut h, 2);
+    assert_eq!(rc, 402, "{text}");
+    assert!(text.contains("STARTTLS injection"), "{text}");
+    assert_eq!(fault.count("MAIL"), 0);
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn smtps_handshake_stall_times_out() {
+    let (_listener, addr) = silent_server();
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!(
+            "Server=127.0.0.1;port={};Sender=t@example.test;SSLType=SMTPS;useTestMode=true;Timeout=2",
+            addr.port()
+        ),
+        "",
+    );
+    prep(&mut h, "x");
+    let (rc, text) = timed_send(&mut h, 2);
+    assert_eq!(rc, 401, "{text}");
+    assert!(text.contains("TLS handshake"), "{text}");
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn starttls_handshake_stall_times_out() {
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        if p.hello(&["STARTTLS"]).is_some() && p.line().is_some() {
+            p.send("220 go ahead\r\n");
+        }
+        p.stall();
+    });
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};enableSSL=true;useTestMode=true", fault.props(2)),
+        "",
+    );
+    prep(&mut h, "x");
+    let (rc, text) = timed_send(&mut h, 2);
+    assert_eq!(rc, 401, "{text}");
+    ok(&mut h, "MAILEND", "", "");
+}
+
+/// For each scripted fault: the code, and that a good server then gets the
+/// same draft (it was kept).
+#[test]
+fn faults_before_the_message_was_taken_keep_the_draft() {
+    type Script = fn(Peer);
+    let cases: [(&str, Script, i32); 7] = [
+        (
+            "421 at greeting",
+            |mut p| p.send("421 4.3.2 shutting down\r\n"),
+            504,
+        ),
+        (
+            "5xx at MAIL",
+            |mut p| {
+                let _ = p.hello(&[]);
+                let _ = p.serve_until_data(|l| {
+                    if l.starts_with("MAIL") {
+                        "550 5.7.1 sender blocked\r\n".into()
+                    } else {
+                        Peer::ok_reply(l)
+                    }
+                });
+            },
+            500,
+        ),
+        (
+            "4xx at DATA",
+            |mut p| {
+                let _ = p.hello(&[]);
+                let _ = p.serve_until_data(|l| {
+                    if l == "DATA" {
+                        "451 4.3.0 try later\r\n".into()
+                    } else {
+                        Peer::ok_reply(l)
+                    }
+                });
+            },
+            504,
+        ),
+        (
+            "552 after the data",
+            |mut p| {
+                let _ = p.hello(&[]);
+                if p.serve_until_data(Peer::ok_reply).is_some() {
+                    p.send("552 5.3.4 message too big\r\n");
+                    p.stall();
+                }
+            },
+            505,
+        ),
+        (
+            "drop mid-DATA",
+            |mut p| {
+                let _ = p.hello(&[]);
+                for _ in 0..5 {
+                    let Some(l) = p.line() else { return };
+                    p.send(&Peer::ok_reply(&l));
+                    if l == "DATA" {
+                        break;
+                    }
+                }
+                let _ = p.line();
+                p.drop_connection();
+            },
+            407,
+        ),
+        (
+            "garbage reply",
+            |mut p| {
+                p.send("220 ok\r\n");
+                let _ = p.line();
+                p.send("hello, I am not an SMTP server\r\n");
+                p.stall();
+            },
+            408,
+        ),
+        (
+            "endless reply lines",
+            |mut p| {
+                p.send("220 ok\r\n");
+                let _ = p.line();
+                for _ in 0..20_000 {
+                    p.send("250-and another capability line\r\n");
+                }
+                p.stall();
+            },
+            408,
+        ),
+    ];
+    let good = SmtpServer::start();
+    for (name, script, code) in cases {
+        let fault = FaultServer::start(move |p, _| script(p));
+        let mut h = 0;
+        ok(&mut h, "MAILSMTP", &fault.props(2), "");
+        // A long message makes the drop land mid-DATA.
+        ok(
+            &mut h,
+            "MAILPREP",
+            "bob@example.test",
+            &format!("subject=\"{name}\""),
+        );
+        ok(&mut h, "MAILTEXT", &"line of text\n".repeat(50_000), "");
+        let (rc, text) = timed_send(&mut h, 2);
+        assert_eq!(rc, code, "{name}: {text}");
+        ok(&mut h, "MAILSMTP", &good.props(), "");
+        ok(&mut h, "MAILSEND", "", "");
+        ok(&mut h, "MAILEND", "", "");
+    }
+    let msgs = good.wait_for(cases.len());
+    for (m, (name, _, _)) in msgs.iter().zip(cases) {
+        assert_eq!(header(m, "Subject"), Some(name));
+    }
+}
+
+#[test]
+fn a_stall_after_the_final_dot_is_reported_not_retried() {
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        let _ = p.hello(&[]);
+        if p.serve_until_data(Peer::ok_reply).is_some() {
+            p.stall();
+        }
+    });
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};Retries=2", fault.props(2)),
+        "",
+    );
+    prep(&mut h, "maybe delivered");
+    let (rc, text) = timed_send(&mut h, 2);
+    assert_eq!(rc, 401, "{text}");
+    assert!(text.contains("may have accepted"), "{text}");
+    assert_eq!(fault.count("DATA"), 1, "sent once, never retried");
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn transient_failures_are_retried_with_a_new_connection() {
+    let fault = FaultServer::start(|mut p: Peer, n| {
+        if n == 0 {
+            p.send("421 4.3.2 busy, try again\r\n");
+            return;
+        }
+        let _ = p.hello(&[]);
+        if p.serve_until_data(Peer::ok_reply).is_some() {
+            p.send("250 2.0.0 queued\r\n");
+            let _ = p.serve_until_data(Peer::ok_reply);
+        }
+    });
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};Retries=1", fault.props(2)),
+        "",
+    );
+    prep(&mut h, "second time lucky");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    assert_eq!(
+        fault.connections.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    assert!(
+        fault
+            .received()
+            .iter()
+            .any(|l| l == "Subject: second time lucky")
+    );
+
+    // Without Retries the same server's first refusal is the answer.
+    let fault = FaultServer::start(|mut p: Peer, _| p.send("421 4.3.2 busy\r\n"));
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(2), "");
+    prep(&mut h, "x");
+    assert_eq!(timed_send(&mut h, 2).0, 504);
+    assert_eq!(
+        fault.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn a_dropped_connection_is_reopened_transparently() {
+    // The server closes the connection after each message.
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        let _ = p.hello(&[]);
+        if p.serve_until_data(Peer::ok_reply).is_some() {
+            p.send("250 2.0.0 queued\r\n");
+        }
+        p.drop_connection();
+    });
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(2), "");
+    for i in 0..3 {
+        prep(&mut h, &format!("msg {i}"));
+        ok(&mut h, "MAILSEND", "", "");
+    }
+    ok(&mut h, "MAILEND", "", "");
+    assert_eq!(
+        fault.connections.load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    assert_eq!(fault.count("DATA"), 3);
+}
