@@ -5,6 +5,7 @@
 
 pub mod fault;
 pub mod pki;
+pub mod postfix;
 
 use std::ffi::{CStr, CString};
 use std::io::{BufRead, BufReader};
