@@ -146,6 +146,11 @@ impl NetworkStream {
         tcp_stream
             .set_write_timeout(timeout)
             .map_err(error::connection)?;
+        // lnccmd patch: no Nagle delay. SMTP without pipelining writes a
+        // small command and waits for its reply; with Nagle, the end of DATA
+        // ("\r\n.\r\n", written after the message) waited for the server's
+        // delayed ACK: 40 ms per message.
+        tcp_stream.set_nodelay(true).map_err(error::connection)?;
         let mut stream = NetworkStream::new(InnerNetworkStream::Tcp(tcp_stream));
         if let Some(tls_parameters) = tls_parameters {
             stream.upgrade_tls(tls_parameters)?;
