@@ -25,6 +25,8 @@ type SmtpError = lettre::transport::smtp::Error;
 pub struct Connection {
     endpoint: Endpoint,
     smtp: SmtpConnection,
+    /// When it last carried a command: an idle connection is checked with NOOP.
+    last_used: std::time::Instant,
     /// Whether the server offers DSN (RFC 3461); asked the first time a
     /// message needs it (lettre's ServerInfo does not keep that keyword).
     dsn: Option<bool>,
@@ -264,6 +266,7 @@ fn open(ep: &Endpoint) -> Result<Connection> {
     Ok(Connection {
         endpoint: ep.clone(),
         smtp,
+        last_used: std::time::Instant::now(),
         dsn: None,
     })
 }
@@ -336,18 +339,31 @@ pub fn close(slot: &mut Option<Connection>) {
     }
 }
 
-/// The session's connection to `ep`: the open one when it still answers NOOP,
-/// otherwise a new one. An open connection to another endpoint is closed.
-fn connection<'a>(slot: &'a mut Option<Connection>, ep: &Endpoint) -> Result<&'a mut Connection> {
+/// A connection idle for longer than this is checked with NOOP before use;
+/// a fresher one is used directly, and if the server closed it anyway, the
+/// failure shows at MAIL FROM, where `send` reconnects and starts again.
+const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The session's open connection to `ep` when it can be reused, otherwise a
+/// new one (an open connection to another endpoint is closed). The flag says
+/// whether it is a reused one.
+fn connection<'a>(
+    slot: &'a mut Option<Connection>,
+    ep: &Endpoint,
+) -> Result<(&'a mut Connection, bool)> {
     let reusable = match slot {
-        Some(c) => c.endpoint == *ep && !c.smtp.has_broken() && c.smtp.test_connected(),
-        None => false,
+        Some(c) if c.endpoint == *ep && !c.smtp.has_broken() => {
+            c.last_used.elapsed() < IDLE_CHECK || c.smtp.test_connected()
+        }
+        _ => false,
     };
     if !reusable {
         close(slot);
         *slot = Some(open(ep)?);
     }
-    Ok(slot.as_mut().expect("connection just set"))
+    let c = slot.as_mut().expect("connection just set");
+    c.last_used = std::time::Instant::now();
+    Ok((c, reusable))
 }
 
 /// Ends a failed transaction so the connection can carry the next one; drops
@@ -398,7 +414,7 @@ pub fn send(
         Failure::from(err)
     };
 
-    let conn = connection(slot, ep)?;
+    let (mut conn, mut reused) = connection(slot, ep)?;
     let mut params = Vec::new();
     let needs_utf8 =
         !out.from.to_string().is_ascii() || out.rcpts.iter().any(|r| !r.to_string().is_ascii());
@@ -456,7 +472,17 @@ pub fn send(
         });
     }
 
-    if let Err(e) = conn.smtp.command(Mail::new(Some(out.from.clone()), params)) {
+    // A reused connection that the server closed meanwhile fails here, before
+    // anything was accepted: reconnect once and start the transaction again.
+    while let Err(e) = conn
+        .smtp
+        .command(Mail::new(Some(out.from.clone()), params.clone()))
+    {
+        if reused && e.status().is_none() {
+            slot.take();
+            (conn, reused) = connection(slot, ep)?;
+            continue;
+        }
         return Err(fail(slot, &e, Stage::Mail));
     }
     let mut refused = Vec::new();

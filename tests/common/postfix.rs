@@ -23,7 +23,9 @@ pub struct Postfix {
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (is postfix installed? scripts/setup-deps)"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (is postfix installed? scripts/setup-deps)"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}{}",
@@ -34,7 +36,10 @@ fn run(cmd: &mut Command) {
 
 fn wait_for_port(port: u16, deadline: Instant) {
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "postfix did not listen on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "postfix did not listen on {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -138,7 +143,12 @@ postlog unix-dgram n - n - 1 postlogd
             .spawn()
             .expect("saslpasswd2 (sasl2-bin) is needed");
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(PASSWORD.as_bytes())
+            .unwrap();
         assert!(child.wait().unwrap().success(), "saslpasswd2 failed");
         run(Command::new("chown").arg("postfix").arg(&sasldb));
         run(Command::new("postfix").arg("-c").arg(&etc).arg("check"));
@@ -172,16 +182,20 @@ postlog unix-dgram n - n - 1 postlogd
     pub fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(self.maildir())
-                .map(|rd| {
-                    rd.filter_map(|e| e.ok())
-                        .map(|e| (e.metadata().unwrap().modified().unwrap(), e.path()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let mut files: Vec<(std::time::SystemTime, PathBuf)> =
+                std::fs::read_dir(self.maildir())
+                    .map(|rd| {
+                        rd.filter_map(|e| e.ok())
+                            .map(|e| (e.metadata().unwrap().modified().unwrap(), e.path()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
             if files.len() >= n {
                 files.sort();
-                return files.iter().map(|(_, p)| std::fs::read(p).unwrap()).collect();
+                return files
+                    .iter()
+                    .map(|(_, p)| std::fs::read(p).unwrap())
+                    .collect();
             }
             assert!(
                 Instant::now() < deadline,
