@@ -42,10 +42,11 @@ int main(int argc, char **argv)
     char parm1[512];
     int failed;
 
-    /* The vendor's property string, pointed at SERVER:PORT; the log goes to /tmp. */
+    /* The vendor's property string, pointed at SERVER:PORT; the log (a
+       Windows path in the vendor's example) is in the current folder. */
     snprintf(parm1, sizeof parm1,
              "SERVER=\"%s\";SENDER=\"TECH@EASYCOM-AURA.COM\";"
-             "REPLY=\"TECH@EASYCOM-AURA.COM\";logfile=\"/tmp/logaurasmtp.txt\";port=%s",
+             "REPLY=\"TECH@EASYCOM-AURA.COM\";logfile=\"logaurasmtp.csv\";port=%s",
              server, port);
     if (call("MAILSMTP", parm1, " ") != 0) {
         return 1;

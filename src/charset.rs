@@ -34,31 +34,31 @@ pub fn decode_input(which: &str, bytes: &[u8], enc: &'static Encoding) -> Result
     if enc == UTF_8 {
         return match std::str::from_utf8(bytes) {
             Ok(s) => Ok(s.to_string()),
-            Err(e) => Err(bad_input(which, enc, bytes, e.valid_up_to())),
+            Err(e) => Err(bad_input(which, enc, e.valid_up_to())),
         };
     }
-    match enc.decode_without_bom_handling_and_without_replacement(bytes) {
-        Some(s) => Ok(s.into_owned()),
-        None => {
-            // Find the first bad byte for the message.
-            let mut decoder = enc.new_decoder_without_bom_handling();
-            let mut out =
-                String::with_capacity(decoder.max_utf8_buffer_length(bytes.len()).unwrap_or(0));
-            let (_, read) = decoder.decode_to_string_without_replacement(bytes, &mut out, true);
-            let at = match read {
-                _ if bytes.is_empty() => 0,
-                r => r.min(bytes.len() - 1),
-            };
-            Err(bad_input(which, enc, bytes, at))
+    let mut decoder = enc.new_decoder_without_bom_handling();
+    let mut out = String::with_capacity(
+        decoder
+            .max_utf8_buffer_length_without_replacement(bytes.len())
+            .unwrap_or(bytes.len() * 3),
+    );
+    match decoder.decode_to_string_without_replacement(bytes, &mut out, true) {
+        (encoding_rs::DecoderResult::InputEmpty, _) => Ok(out),
+        (encoding_rs::DecoderResult::Malformed(bad, pushback), read) => {
+            // `read` is past the bad sequence and the bytes pushed back after it.
+            let at = read - usize::from(bad) - usize::from(pushback);
+            Err(bad_input(which, enc, at))
         }
+        (encoding_rs::DecoderResult::OutputFull, _) => Err(Error::new(
+            LnccmdStatus::Internal,
+            format!("{which}: decoding buffer too small"),
+        )),
     }
 }
 
-fn bad_input(which: &str, enc: &'static Encoding, bytes: &[u8], at: usize) -> Error {
-    let byte = bytes
-        .get(at)
-        .map(|b| format!("byte 0x{b:02X}"))
-        .unwrap_or_else(|| "incomplete sequence".into());
+/// The byte's value is not shown: PARM1 of MAILSMTP may hold a password.
+fn bad_input(which: &str, enc: &'static Encoding, at: usize) -> Error {
     let hint = if enc == UTF_8 {
         "; set InputCharset in MAILSMTP for other charsets"
     } else {
@@ -67,7 +67,7 @@ fn bad_input(which: &str, enc: &'static Encoding, bytes: &[u8], at: usize) -> Er
     Error::new(
         LnccmdStatus::BadInputCharset,
         format!(
-            "{which} is not valid {} ({byte} at offset {at}){hint}",
+            "{which} is not valid {} (bad byte at offset {at}){hint}",
             enc.name()
         ),
     )
@@ -155,8 +155,10 @@ impl BodyCharset {
             "UTF-32" | "UTF32" | "UTF-32LE" => BodyCharset::Utf32,
             _ => match input_charset(label) {
                 Some(enc) if enc == UTF_8 => BodyCharset::Utf8,
-                // encoding_rs only decodes these; as output they mean UTF-8.
-                Some(enc) if enc == encoding_rs::REPLACEMENT || enc == encoding_rs::UTF_16BE => {
+                // ucs-2, csUnicode, unicodefeff... are WHATWG labels of UTF-16LE.
+                Some(enc) if enc == encoding_rs::UTF_16LE => BodyCharset::Utf16,
+                // encoding_rs only decodes these (it would write UTF-8 for them).
+                Some(enc) if enc.output_encoding() != enc => {
                     return Err(Error::new(
                         LnccmdStatus::BadValue,
                         format!(
@@ -426,11 +428,17 @@ mod tests {
         );
         let e = decode_input("PARM1", b"ab\xff", UTF_8).unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadInputCharset);
-        assert!(e.detail.contains("0xFF at offset 2"), "{}", e.detail);
+        assert!(e.detail.contains("bad byte at offset 2"), "{}", e.detail);
         let sjis = input_charset("shift_jis").unwrap();
         let e = decode_input("PARM2", b"ok\x81", sjis).unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadInputCharset);
-        assert!(e.detail.contains("Shift_JIS"), "{}", e.detail);
+        assert!(
+            e.detail.contains("Shift_JIS") && e.detail.contains("offset 2"),
+            "{}",
+            e.detail
+        );
+        let e = decode_input("PARM2", b"  ab\x81\x20cd", sjis).unwrap_err();
+        assert!(e.detail.contains("offset 4"), "{}", e.detail);
     }
 
     #[test]

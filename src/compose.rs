@@ -42,6 +42,8 @@ pub struct Draft {
     pub text: Option<String>,
     pub html: Option<String>,
     pub attachments: Vec<AttachmentSpec>,
+    /// Sum of the attachments' sizes when they were given (MAILLATT's limit).
+    pub attachment_bytes: u64,
     /// Set at the first MAILSEND attempt, kept for retries.
     pub message_id: Option<String>,
     /// Ask the server for delivery status notifications (MAILREPORT, `report`).
@@ -83,6 +85,7 @@ impl Draft {
             text: None,
             html: None,
             attachments: Vec::new(),
+            attachment_bytes: 0,
             message_id: None,
             dsn: false,
             read_receipt: false,
@@ -303,6 +306,21 @@ fn text_part(subtype: &str, text: &str, charset: BodyCharset) -> Result<SinglePa
     let builder = SinglePart::builder().header(ct);
     let (bytes, transfer) = charset.encode(text);
     Ok(match transfer {
+        // NUL and other control characters may not travel as 7bit text
+        // (RFC 5322 §2.3); quoted-printable carries them as =00...
+        Transfer::Text
+            if text
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\x0c')) =>
+        {
+            builder.body(
+                Body::new_with_encoding(
+                    String::from_utf8(bytes).map_err(internal)?,
+                    ContentTransferEncoding::QuotedPrintable,
+                )
+                .map_err(|_| internal("quoted-printable"))?,
+            )
+        }
         // 7-bit text (UTF-8 is QP-encoded by lettre): lettre turns LF into
         // CRLF and picks 7bit or quoted-printable so no line exceeds 998 octets.
         Transfer::Text => builder.body(String::from_utf8(bytes).map_err(internal)?),
@@ -340,9 +358,10 @@ impl Header for ContentTypeWithName {
 /// `name="..."` for Content-Type: quoted ASCII, or encoded-words of at most
 /// 45 bytes of UTF-8 each (75 characters once encoded, RFC 2047 §2).
 fn name_parameter(name: &str) -> String {
-    let plain = name
-        .chars()
-        .all(|c| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\');
+    let plain = name.len() <= 60
+        && name
+            .chars()
+            .all(|c| c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\');
     if plain {
         return format!("name=\"{name}\"");
     }
@@ -364,7 +383,8 @@ fn name_parameter(name: &str) -> String {
             )
         })
         .collect();
-    format!("name=\"{}\"", encoded.join(" "))
+    // Folded between encoded-words, so no line exceeds 78 characters.
+    format!("name=\"{}\"", encoded.join("\r\n "))
 }
 
 /// One attachment, always base64 (an ASCII-looking binary must not go 7bit).

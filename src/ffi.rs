@@ -48,20 +48,18 @@ fn guarded(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (LnccmdS
     guard(|| dispatch(handle, cmd, parm1, parm2))
 }
 
+/// The last line of defence: sessions catch their own panics (registry), so
+/// this catches one in the dispatch itself, where the command may not be
+/// known: RESULT says `LNCCMD` in its place.
 fn guard(f: impl FnOnce() -> (LnccmdStatus, String)) -> (LnccmdStatus, String) {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
         let status = LnccmdStatus::Internal;
         (
             status,
             format!(
-                "{}: internal error (please report it): {}",
+                "{} LNCCMD: internal error (please report it): {}",
                 status.code(),
-                printable(&what)
+                printable(&registry::panic_text(panic.as_ref()))
             ),
         )
     })
@@ -233,7 +231,10 @@ mod tests {
     fn a_panic_becomes_the_internal_code() {
         let (status, text) = guard(|| panic!("boom"));
         assert_eq!(status, LnccmdStatus::Internal);
-        assert!(text.starts_with("900") && text.contains("boom"), "{text}");
+        assert!(
+            text.starts_with("900 LNCCMD: ") && text.contains("boom"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -56,13 +56,37 @@ pub fn open_regular(what: &str, path: &Path) -> Result<(File, u64)> {
     Ok((file, meta.len()))
 }
 
-/// The whole content of a regular file.
+/// The whole content of a regular file, at most `MAX_FILE` bytes (checked
+/// again while reading: the file may have grown since it was named).
 pub fn read(what: &str, path: &Path) -> Result<Vec<u8>> {
-    let (mut file, len) = open_regular(what, path)?;
+    let (file, len) = open_regular(what, path)?;
+    if len > MAX_FILE {
+        return Err(too_large(what, path, len));
+    }
     let mut buf = Vec::with_capacity(len as usize);
-    file.read_to_end(&mut buf)
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut buf)
         .map_err(|e| open_error(what, path, &e))?;
+    if buf.len() as u64 > MAX_FILE {
+        return Err(too_large(what, path, buf.len() as u64));
+    }
     Ok(buf)
+}
+
+/// Largest file lnccmd reads (an attachment, an HTML body), and largest sum
+/// of attachments in one message: far above what mail servers accept, and
+/// low enough that building the message (about 3 times its size) fits in
+/// memory.
+pub(crate) const MAX_FILE: u64 = 1 << 30;
+
+pub fn too_large(what: &str, path: &Path, len: u64) -> Error {
+    Error::new(
+        LnccmdStatus::TooLarge,
+        format!(
+            "{what} '{}' makes {len} bytes; lnccmd sends at most {MAX_FILE} bytes of files per message",
+            shown(path)
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -11,6 +11,9 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
+/// Longest wait for another writer's lock (it holds it for one write).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Column names, in order.
 pub const COLUMNS: [&str; 17] = [
     "timestamp",
@@ -108,9 +111,35 @@ where
 
 /// Appends `record` to the log at `path`, creating it (BOM and header line)
 /// if it is new or empty. One `write` under the lock: a line is whole or absent.
+///
+/// Nothing here can block for long: the file is opened without waiting (a
+/// FIFO named as the log has no reader), must be a regular file, and the
+/// lock is awaited for at most `LOCK_WAIT`.
 pub fn append(path: &Path, record: &Record) -> std::io::Result<()> {
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-    file.lock()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::other(
+                    "the log stayed locked by another writer",
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
     let mut buf = Vec::new();
     if file.metadata()?.len() == 0 {
         buf.extend_from_slice(b"\xEF\xBB\xBF");
@@ -149,6 +178,20 @@ mod tests {
         assert_eq!(&rows[0][9], "a;b \"quoted\"\nnext");
         assert_eq!(&rows[0][6], "'=HYPERLINK(\"x\")");
         assert_eq!(&rows[1][3], "OK");
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert!(append(&fifo, &Record::default()).is_err());
     }
 
     #[test]

@@ -33,8 +33,15 @@ fn syntax(msg: String) -> Error {
 /// to the closing `"` (`""` inside is one `"`), and only blanks may follow it;
 /// an unquoted value runs to the next `;`, quotes inside it are literal.
 pub fn parse_properties(input: &str) -> Result<Vec<Property>> {
+    parse_properties_with_secrets(input, &[])
+}
+
+/// `parse_properties` for strings holding secrets (`password`...): the text
+/// after a secret item may be the rest of a password cut at a `;`, so
+/// errors about it give its position and never quote it.
+pub fn parse_properties_with_secrets(input: &str, secrets: &[&str]) -> Result<Vec<Property>> {
     let chars: Vec<char> = input.chars().collect();
-    let mut items = Vec::new();
+    let mut items: Vec<Property> = Vec::new();
     let mut i = 0;
     let n = chars.len();
     while i < n {
@@ -50,6 +57,7 @@ pub fn parse_properties(input: &str) -> Result<Vec<Property>> {
         }
         let key_pos = i + 1;
         let key_start = i;
+        let after_secret = follows_secret(&items, secrets);
         while i < n && chars[i] != '=' && chars[i] != ';' {
             i += 1;
         }
@@ -68,6 +76,9 @@ pub fn parse_properties(input: &str) -> Result<Vec<Property>> {
             .enumerate()
             .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
         {
+            if after_secret {
+                return Err(syntax(secret_hint(key_pos)));
+            }
             return Err(syntax(format!(
                 "property name '{}' at position {key_pos} contains {} (names are letters, digits, '_' and '-'; is a ';' or '=' missing?)",
                 printable(&key),
@@ -93,6 +104,9 @@ pub fn parse_properties(input: &str) -> Result<Vec<Property>> {
             let mut v = String::new();
             loop {
                 if i >= n {
+                    if after_secret {
+                        return Err(syntax(secret_hint(key_pos)));
+                    }
                     return Err(syntax(format!(
                         "missing closing quote for '{key}' (quote opened at position {open})"
                     )));
@@ -113,6 +127,9 @@ pub fn parse_properties(input: &str) -> Result<Vec<Property>> {
                 i += 1;
             }
             if i < n && chars[i] != ';' {
+                if after_secret {
+                    return Err(syntax(secret_hint(key_pos)));
+                }
                 return Err(syntax(format!(
                     "unexpected text after the closing quote of '{key}' at position {} (missing ';'?)",
                     i + 1
@@ -137,6 +154,21 @@ pub fn parse_properties(input: &str) -> Result<Vec<Property>> {
         });
     }
     Ok(items)
+}
+
+/// Whether the last item parsed is a secret (its successor may be a fragment of it).
+pub fn follows_secret(items: &[Property], secrets: &[&str]) -> bool {
+    items
+        .last()
+        .is_some_and(|p| secrets.iter().any(|s| s.eq_ignore_ascii_case(&p.key)))
+}
+
+/// The message for text after a secret that does not parse: no quote of it.
+pub fn secret_hint(pos: usize) -> String {
+    format!(
+        "the text at position {pos}, after a password, is not a property \
+         (a value containing ';', '\"' or blanks must be in double quotes, with \"\" for a quote)"
+    )
 }
 
 /// SPEC §2 booleans: true/false, yes/no, 1/0, *YES/*NO, any case.
@@ -333,8 +365,29 @@ pub fn check_header_text(what: &str, value: &str) -> Result<()> {
             ),
         ));
     }
+    // A header line can be folded only at a blank, and must stay under 998
+    // octets (RFC 5322 §2.1.1): a long run of ASCII without a blank cannot
+    // be written. (Non-ASCII text becomes encoded-words, which fold.)
+    let longest = value
+        .split([' ', '\t'])
+        .filter(|w| w.is_ascii())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if longest > MAX_HEADER_WORD {
+        return Err(Error::new(
+            LnccmdStatus::BadValue,
+            format!(
+                "{what} has a word of {longest} characters without a blank; a header line \
+                 cannot exceed 998 octets (at most {MAX_HEADER_WORD} characters per word)"
+            ),
+        ));
+    }
     Ok(())
 }
+
+/// Longest ASCII word (run without a blank) a header value may hold.
+pub(crate) const MAX_HEADER_WORD: usize = 900;
 
 /// "CR (U+000D) at position 12"
 pub fn describe_char(c: char, pos: usize) -> String {
@@ -355,9 +408,15 @@ pub fn describe_char(c: char, pos: usize) -> String {
 /// A value made safe to quote in a message: control characters escaped and
 /// cut at 60 characters, so RESULT stays one readable line.
 pub fn printable(s: &str) -> String {
+    escape_controls(s, 60)
+}
+
+/// Text from elsewhere (a server's reply) made safe for RESULT and the log:
+/// control characters escaped, cut at `max` characters.
+pub fn escape_controls(s: &str, max: usize) -> String {
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i == 60 {
+        if i == max {
             out.push('…');
             break;
         }
@@ -508,6 +567,23 @@ mod tests {
     fn non_ascii_positions_count_characters() {
         let e = err("subject=é;=x");
         assert!(e.detail.contains("position 11"), "{}", e.detail);
+    }
+
+    #[test]
+    fn text_after_a_secret_is_never_quoted() {
+        for input in [
+            "password=Sup3r;Secr et",
+            "password=Sup3r\"Sec;ret\"",
+            "password=Pa=ss;wo rd",
+            "password=ab;\"cd",
+            "password=ab;cd=\"ef\" gh",
+        ] {
+            let e = parse_properties_with_secrets(input, &["password"]).unwrap_err();
+            assert_eq!(e.status, LnccmdStatus::PropertySyntax, "{input}");
+            for fragment in ["Secr", "ret", "wo rd", "cd", "gh"] {
+                assert!(!e.detail.contains(fragment), "{input}: {}", e.detail);
+            }
+        }
     }
 
     #[test]
@@ -665,6 +741,25 @@ mod tests {
             assert_eq!(e.status, LnccmdStatus::HeaderInjection);
             assert!(e.detail.contains(what), "{}", e.detail);
         }
+    }
+
+    #[test]
+    fn header_words_must_fit_a_line() {
+        assert!(check_header_text("subject", &"a".repeat(900)).is_ok());
+        assert!(
+            check_header_text(
+                "subject",
+                &format!("{} {}", "a".repeat(900), "b".repeat(900))
+            )
+            .is_ok()
+        );
+        let e = check_header_text("subject", &"a".repeat(901)).unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadValue);
+        assert!(e.detail.contains("901 characters"), "{}", e.detail);
+        assert!(
+            check_header_text("subject", &"é".repeat(2000)).is_ok(),
+            "encoded-words fold"
+        );
     }
 
     #[test]

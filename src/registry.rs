@@ -2,6 +2,7 @@
 //! reused, the table lock held only for lookups so sessions run in parallel.
 
 use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use once_cell::sync::Lazy;
@@ -45,6 +46,15 @@ fn bad_handle(handle: i32) -> Error {
         format!("no session has handle {handle}: call MAILSMTP with handle 0 to open one")
     };
     Error::new(LnccmdStatus::BadHandle, detail)
+}
+
+/// The text of a panic payload.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// Runs `cmd` for `*handle`: MAILSMTP with 0 opens a session and writes its
@@ -102,16 +112,76 @@ pub fn run(handle: &mut i32, cmd: Command, parm1: &[u8], parm2: &[u8]) -> Result
         session.input_charset()
     };
     // MAILEND always succeeds on a live handle: it takes no parameter.
-    let (parm1, parm2) = if cmd == Command::MailEnd {
-        Default::default()
-    } else {
-        decode(enc)?
+    let (parm1, parm2) = match cmd {
+        Command::MailEnd => Default::default(),
+        // PARM2 is unused by MAILSMTP (the vendor passes ' '): not decoded.
+        Command::MailSmtp => (charset::decode_param("PARM1", parm1, enc)?, String::new()),
+        _ => decode(enc)?,
     };
-    let result = session.run(cmd, &parm1, &parm2);
+    // A panic (a bug) inside the session: its state cannot be trusted any
+    // more. Close it now (its connection too) and say so; the caller's
+    // number is from now on a closed handle.
+    let result = match catch_unwind(AssertUnwindSafe(|| session.run(cmd, &parm1, &parm2))) {
+        Ok(r) => r,
+        Err(panic) => {
+            *guard = None;
+            table().sessions.remove(handle);
+            return Err(Error::new(
+                LnccmdStatus::Internal,
+                format!(
+                    "internal error (please report it): {}; session {} was closed",
+                    crate::props::printable(&panic_text(panic.as_ref())),
+                    *handle
+                ),
+            ));
+        }
+    };
     if cmd == Command::MailEnd {
         *guard = None;
         table().sessions.remove(handle);
         *handle = 0;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_session_closes_it_and_is_reported() {
+        let mut h = 0;
+        run(
+            &mut h,
+            Command::MailSmtp,
+            b"Server=127.0.0.1;Sender=a@x.test",
+            b"",
+        )
+        .unwrap();
+        let live = h;
+        let e = run(&mut h, Command::MailPrep, b"__panic_for_test__", b"").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::Internal);
+        assert!(
+            e.detail.contains("injected by a test") && e.detail.contains("closed"),
+            "{}",
+            e.detail
+        );
+        assert!(
+            !table().sessions.contains_key(&live),
+            "the session was removed at once"
+        );
+        let e = run(&mut h, Command::MailPrep, b"", b"").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadHandle);
+        // Other sessions are unaffected.
+        let mut other = 0;
+        run(
+            &mut other,
+            Command::MailSmtp,
+            b"Server=127.0.0.1;Sender=a@x.test",
+            b"",
+        )
+        .unwrap();
+        run(&mut other, Command::MailPrep, b"", b"").unwrap();
+        run(&mut other, Command::MailEnd, b"", b"").unwrap();
+    }
 }

@@ -86,6 +86,10 @@ impl Session {
     /// Runs one command on this session. MAILEND's closing of the handle is
     /// the registry's business; here it only says goodbye to the server.
     pub fn run(&mut self, cmd: Command, parm1: &str, parm2: &str) -> Result<()> {
+        #[cfg(test)]
+        if parm1 == "__panic_for_test__" {
+            panic!("injected by a test");
+        }
         match cmd {
             Command::MailSmtp => self.reconfigure(parm1),
             Command::MailPrep => self.prep(parm1, parm2),
@@ -262,6 +266,15 @@ impl Session {
                             printable(v)
                         )));
                     }
+                    // A file is one leaf part; a composite type would need a
+                    // structure it does not have (RFC 2046 §5).
+                    let top = v.split('/').next().unwrap_or("");
+                    if top.eq_ignore_ascii_case("multipart") || top.eq_ignore_ascii_case("message")
+                    {
+                        return Err(bad_value(format!(
+                            "'type' cannot be {v} for an attached file (use application/octet-stream)"
+                        )));
+                    }
                     media_type = Some(v.to_ascii_lowercase());
                 }
                 "inline" => inline = props::parse_bool("inline", p.value.as_deref())?,
@@ -301,10 +314,15 @@ impl Session {
             }
         }
         let mut specs = Vec::with_capacity(paths.len());
+        let mut total = self.draft()?.attachment_bytes;
         for p in paths {
             check_header_text("the file path", p)?;
             let path = PathBuf::from(p);
-            crate::files::open_regular("attachment", &path)?;
+            let (_, len) = crate::files::open_regular("attachment", &path)?;
+            total += len;
+            if total > crate::files::MAX_FILE {
+                return Err(crate::files::too_large("attachment", &path, total));
+            }
             let shown = match &name {
                 Some(n) => n.clone(),
                 None => path
@@ -327,7 +345,9 @@ impl Session {
                 cid: cid.clone(),
             });
         }
-        self.draft()?.attachments.extend(specs);
+        let draft = self.draft()?;
+        draft.attachments.extend(specs);
+        draft.attachment_bytes = total;
         Ok(())
     }
 

@@ -162,6 +162,9 @@ const KEYS: &[(&str, Key)] = &[
     ("DKIMSelector", Key::DkimSelector),
 ];
 
+/// Keys whose values are never shown, nor the text that follows them.
+const SECRET_KEYS: &[&str] = &["password", "PwdCertif"];
+
 /// The spelling of a key in SPEC, for messages.
 fn key_name(k: Key) -> &'static str {
     KEYS.iter()
@@ -224,6 +227,15 @@ pub fn mailbox(entry: props::AddressEntry, check_mail: bool) -> Result<Mailbox> 
         .addr
         .parse::<lettre::Address>()
         .map_err(|e| bad(e.to_string()))?;
+    // An internationalised domain goes out as its ASCII (punycode) form, so
+    // no SMTPUTF8 is needed; that is kept for non-ASCII local parts.
+    let addr = if addr.user().is_ascii() && !addr.domain().is_ascii() {
+        let ascii = idna::domain_to_ascii(addr.domain())
+            .map_err(|_| bad("the domain is not a valid internationalised domain name".into()))?;
+        lettre::Address::new(addr.user(), ascii).map_err(|e| bad(e.to_string()))?
+    } else {
+        addr
+    };
     Ok(Mailbox::new(entry.name, addr))
 }
 
@@ -254,6 +266,15 @@ fn check_logfile(v: &str) -> Result<PathBuf> {
         return Err(Error::new(
             LnccmdStatus::FileUnreadable,
             format!("logfile '{}' is a folder, not a file", printable(v)),
+        ));
+    }
+    if path.exists() && !path.is_file() {
+        return Err(Error::new(
+            LnccmdStatus::FileUnreadable,
+            format!(
+                "logfile '{}' is not a regular file (device, pipe or socket)",
+                printable(v)
+            ),
         ));
     }
     Ok(path)
@@ -314,7 +335,7 @@ fn parse_helo(v: &str) -> Result<String> {
 /// (unknown key, bad value), then missing required keys, then features that
 /// are valid but not implemented yet.
 pub fn parse(parm1: &str) -> Result<Settings> {
-    let items = props::parse_properties(parm1)?;
+    let items = props::parse_properties_with_secrets(parm1, SECRET_KEYS)?;
     let mut server = None;
     let mut sender = None;
     let mut reply = None;
@@ -340,8 +361,14 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         not_default.push((k, on, what));
     };
 
-    for p in &items {
+    for (idx, p) in items.iter().enumerate() {
         let Some(&(name, key)) = KEYS.iter().find(|(n, _)| n.eq_ignore_ascii_case(&p.key)) else {
+            if props::follows_secret(&items[..idx], SECRET_KEYS) {
+                return Err(Error::new(
+                    LnccmdStatus::PropertySyntax,
+                    props::secret_hint(p.pos),
+                ));
+            }
             return Err(Error::new(
                 LnccmdStatus::UnknownProperty,
                 format!(
@@ -793,9 +820,14 @@ mod tests {
             "Server=x.test;Sender=a@b.test;PwdCertif=Sup3rSecret",
             "Server=x.test;Sender=a@b.test;password=\"Sup3rSecret\r\n\"",
             "Server=x.test;Sender=a@b.test;password=Sup3rSecret;port=0",
+            "Server=x.test;Sender=a@b.test;password=Sup3r;Secret",
+            "Server=x.test;Sender=a@b.test;PwdCertif=Sup3r;Secret=1",
+            "Server=x.test;Sender=a@b.test;password=Sup3r\"Sec;ret\"",
         ] {
             let e = parse(s).unwrap_err();
-            assert!(!e.detail.contains("Sup3rSecret"), "{}", e.detail);
+            for fragment in ["Sup3r", "Secret", "ret"] {
+                assert!(!e.detail.contains(fragment), "{s}: {}", e.detail);
+            }
         }
     }
 
@@ -833,6 +865,18 @@ mod tests {
             LnccmdStatus::BadAddress
         );
         assert!(parse("checkMail=yes;Server=x.test;Sender=a@[192.0.2.1]").is_ok());
+    }
+
+    #[test]
+    fn internationalised_domains_become_punycode() {
+        let s = parse("Server=x.test;Sender=Zoé <zoe@bücher.example>").unwrap();
+        assert_eq!(s.sender.email.to_string(), "zoe@xn--bcher-kva.example");
+        let s = parse("Server=x.test;Sender=zoë@bücher.example").unwrap();
+        assert_eq!(
+            s.sender.email.to_string(),
+            "zoë@bücher.example",
+            "SMTPUTF8 keeps it whole"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use lettre::transport::smtp::extension::{
 
 use crate::compose::Outgoing;
 use crate::error::{Error, LnccmdStatus, Result};
+use crate::props::escape_controls;
 use crate::settings::{AuthMethod, Endpoint, TlsMode};
 
 type SmtpError = lettre::transport::smtp::Error;
@@ -110,12 +111,14 @@ fn is_timeout(e: &SmtpError) -> bool {
 }
 
 /// "550 5.1.1 <x@y>: Recipient address rejected" from a reply error.
+/// The server's words are escaped: a hostile server could send control bytes.
 fn reply_text(e: &SmtpError) -> String {
-    match (e.status(), std::error::Error::source(e)) {
+    let text = match (e.status(), std::error::Error::source(e)) {
         (Some(code), Some(text)) => format!("{code} {text}"),
         (Some(code), None) => code.to_string(),
         (None, _) => e.to_string(),
-    }
+    };
+    escape_controls(&text, 500)
 }
 
 /// Maps a failure to a status, with a message naming the server and the step.
@@ -547,10 +550,13 @@ pub fn send(
     match conn.smtp.message_iter(chunks) {
         Ok(resp) => Ok(Delivery {
             refused,
-            reply: format!(
-                "{} {}",
-                resp.code(),
-                resp.message().collect::<Vec<_>>().join(" ")
+            reply: escape_controls(
+                &format!(
+                    "{} {}",
+                    resp.code(),
+                    resp.message().collect::<Vec<_>>().join(" ")
+                ),
+                500,
             ),
             dsn_not_offered: opts.dsn && !dsn,
         }),

@@ -32,6 +32,7 @@ fn compile(example: &str, out_dir: &Path) -> std::path::PathBuf {
     exe
 }
 
+/// Runs an example in its own folder (send_text.c writes its log there).
 fn run(exe: &Path, args: &[&str]) -> std::process::Output {
     let mut cmd = if std::env::var_os("VALGRIND").is_some() {
         let mut c = Command::new("valgrind");
@@ -49,6 +50,7 @@ fn run(exe: &Path, args: &[&str]) -> std::process::Output {
     // cargo test puts target/debug in LD_LIBRARY_PATH, which would win over
     // the rpath and could load a stale copy of the library from `cargo build`.
     cmd.env_remove("LD_LIBRARY_PATH");
+    cmd.current_dir(exe.parent().unwrap());
     cmd.args(args).output().unwrap()
 }
 
@@ -87,6 +89,12 @@ fn send_text_c_sends_the_vendor_example() {
     assert_eq!(
         body_text(m),
         "Hello from LNCCMD.\nThis message was sent by a C program through lnccmd.\n"
+    );
+    let log = read_log(&dir.path().join("logaurasmtp.csv"));
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0]["status"].as_str(), log[0]["subject"].as_str()),
+        ("OK", "test")
     );
 }
 
@@ -177,8 +185,32 @@ fn invoice_c_sends_html_pdf_logo_in_windows_1252() {
 }
 
 #[test]
-fn header_compiles_as_c89_style_c_and_as_cpp() {
+fn header_compiles_as_pedantic_c99_and_as_cpp() {
     let dir = tempfile::tempdir().unwrap();
+    let c_src = dir.path().join("use.c");
+    std::fs::write(
+        &c_src,
+        "#include \"lnccmd.h\"\nint main(void) { return lnccmd_strerror(LNCCMD_STATUS_OK) == 0; }\n",
+    )
+    .unwrap();
+    let status = Command::new("gcc")
+        .args([
+            "-std=c99",
+            "-pedantic",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
+        .arg(root().join("include"))
+        .arg(&c_src)
+        .status()
+        .expect("gcc is needed");
+    assert!(
+        status.success(),
+        "lnccmd.h does not compile as pedantic C99"
+    );
     let src = dir.path().join("use.cpp");
     std::fs::write(
         &src,

@@ -435,7 +435,7 @@ fn the_wire_carries_only_crlf_and_stuffed_dots() {
     }
     let lines: Vec<&[u8]> = wire.split(|&b| b == b'\n').collect();
     assert!(
-        lines.iter().all(|l| l.len() <= 1000),
+        lines.iter().all(|l| l.len() <= 999),
         "a wire line is over 998 octets"
     );
     // Between DATA and the final dot, every line starting with '.' is stuffed.
@@ -523,4 +523,163 @@ fn mailprty_words_and_levels() {
     ok(&mut h, "MAILPREP", "bob@example.test", "x");
     assert_eq!(call(&mut h, "MAILPRTY", "*URGENT", "").0, 106);
     ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn long_names_fold_and_unfoldable_words_are_refused() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "x.pdf", b"%PDF");
+    let long_ascii = format!("{}.pdf", "n".repeat(240));
+    let long_accents = format!("{}.pdf", "é".repeat(600));
+    let mut h = open(&server);
+    ok(&mut h, "MAILPREP", "bob@example.test", "long names");
+    ok(
+        &mut h,
+        "MAILLATT",
+        file.to_str().unwrap(),
+        &format!("name=\"{long_ascii}\""),
+    );
+    ok(
+        &mut h,
+        "MAILLATT",
+        file.to_str().unwrap(),
+        &format!("name=\"{long_accents}\""),
+    );
+    ok(&mut h, "MAILSUBJ", &"é".repeat(1500), "");
+    let (rc, text) = call(&mut h, "MAILSUBJ", &"s".repeat(1200), "");
+    assert_eq!(rc, 106, "{text}");
+    let (rc, text) = call(
+        &mut h,
+        "MAILCC",
+        &format!("\"{}\" <c@example.test>", "d".repeat(1200)),
+        "",
+    );
+    assert_eq!(rc, 106, "{text}");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    let parts = leaf_parts(m);
+    assert_eq!(
+        m["structure"],
+        "multipart/mixed(application/pdf,application/pdf)"
+    );
+    assert_eq!(parts[0]["filename"], long_ascii);
+    assert_eq!(parts[0]["name"], long_ascii);
+    assert_eq!(parts[1]["filename"], long_accents);
+    assert_eq!(parts[1]["name"], long_accents);
+    assert_eq!(header(m, "Subject"), Some("é".repeat(1500).as_str()));
+    let raw = server.raw(1);
+    assert!(
+        raw.split(|&b| b == b'\n').all(|l| l.len() <= 999),
+        "a line over 998 octets"
+    );
+}
+
+#[test]
+fn control_characters_in_text_go_quoted_printable() {
+    let server = SmtpServer::start();
+    let mut h = open(&server);
+    ok(&mut h, "MAILPREP", "bob@example.test", "controls");
+    let result = {
+        let mut result = [0u8; 64];
+        let text = b"a\0b\x01c\x1bd";
+        let rc = unsafe {
+            lnccmd::lnccmd_fixed(
+                &mut h,
+                "MAILTEXT".as_ptr().cast(),
+                8,
+                std::ptr::null(),
+                0,
+                text.as_ptr().cast(),
+                text.len(),
+                std::ptr::null(),
+                0,
+                result.as_mut_ptr().cast(),
+                64,
+            )
+        };
+        assert_eq!(rc, 0, "{}", String::from_utf8_lossy(&result));
+        rc
+    };
+    assert_eq!(result, 0);
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    assert_eq!(leaf_parts(m)[0]["cte"], "quoted-printable");
+    assert_eq!(common::text(leaf_parts(m)[0]), "a\0b\x01c\x1bd");
+    assert!(!server.raw(1).contains(&0), "no NUL on the wire");
+}
+
+#[test]
+fn internationalised_domains_go_out_as_punycode() {
+    let server = SmtpServer::start();
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!(
+            "Server=127.0.0.1;port={};Sender=\"Zoé <zoe@bücher.example>\"",
+            server.port
+        ),
+        "",
+    );
+    ok(&mut h, "MAILPREP", "bob@straße.example", "idn");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    assert_eq!(m["mail_from"], "zoe@xn--bcher-kva.example");
+    assert_eq!(rcpts(m), ["bob@xn--strae-oqa.example"]);
+    assert!(!m["mail_options"].to_string().contains("SMTPUTF8"));
+    assert!(
+        header(m, "Message-ID")
+            .unwrap()
+            .ends_with("@xn--bcher-kva.example>")
+    );
+}
+
+#[test]
+fn oversized_composite_and_special_files_are_refused_at_maillatt() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    // A sparse 2 GiB file: refused from its size, without reading it.
+    let big = dir.path().join("big.iso");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let small = write(dir.path(), "a.txt", b"a");
+    let mut h = open(&server);
+    ok(&mut h, "MAILPREP", "bob@example.test", "x");
+    let (rc, text) = call(&mut h, "MAILLATT", big.to_str().unwrap(), "");
+    assert_eq!(rc, 505, "{text}");
+    assert!(text.contains("big.iso"), "{text}");
+    for t in ["multipart/mixed", "message/rfc822", "Multipart/Alternative"] {
+        let (rc, text) = call(
+            &mut h,
+            "MAILLATT",
+            small.to_str().unwrap(),
+            &format!("type={t}"),
+        );
+        assert_eq!(rc, 106, "{t}: {text}");
+    }
+    assert_eq!(call(&mut h, "MAILLATT", "/dev/zero", "").0, 201);
+    ok(&mut h, "MAILEND", "", "");
+
+    // A FIFO as the log file is refused at MAILSMTP, it would block.
+    let fifo = dir.path().join("log.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (rc, text) = call(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};logfile=\"{}\"", server.props(), fifo.display()),
+        "",
+    );
+    assert_eq!(rc, 201, "{text}");
 }

@@ -291,7 +291,7 @@ fn body_lines_dots_and_long_lines_arrive_intact() {
         assert!(!(w[1] == b'\n' && w[0] != b'\r'), "bare LF at {i}");
         assert!(!(w[0] == b'\r' && w[1] != b'\n'), "bare CR at {i}");
     }
-    assert!(raw.split(|&b| b == b'\n').all(|l| l.len() <= 1000));
+    assert!(raw.split(|&b| b == b'\n').all(|l| l.len() <= 999));
 }
 
 #[test]
@@ -358,7 +358,7 @@ fn stalled_server_times_out_within_twice_timeout() {
     assert_eq!(rc, 401, "{text}");
     assert!(text.contains("within 1 s"), "{text}");
     // Generous bound: this asserts "no hang", not speed.
-    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(took < Duration::from_secs(2 + 3), "{took:?}");
     ok(&mut h, "MAILEND", "", "");
 }
 
@@ -409,9 +409,12 @@ fn one_handle_shared_by_threads_is_serialised() {
     let threads: Vec<_> = (0..4)
         .map(|t| {
             std::thread::spawn(move || {
+                let mut sent = 0;
                 for i in 0..25 {
                     let mut hh = h;
-                    // Every call is whole: it either works or reports the sequence rule.
+                    // Calls interleave between threads, but each is whole:
+                    // it works, or MAILSEND finds no draft (another thread
+                    // sent it).
                     let (rc, text) = call(
                         &mut hh,
                         "MAILPREP",
@@ -421,22 +424,25 @@ fn one_handle_shared_by_threads_is_serialised() {
                     assert_eq!(rc, 0, "{text}");
                     let (rc, text) = call(&mut hh, "MAILSEND", "", "");
                     assert!(rc == 0 || rc == 103, "{text}");
+                    sent += usize::from(rc == 0);
                     assert_eq!(hh, h);
                 }
+                sent
             })
         })
         .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    let sent: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(sent >= 25, "at least one send per MAILPREP round: {sent}");
     let mut hh = h;
     ok(&mut hh, "MAILEND", "", "");
-    // Whatever interleaving happened, each message is whole: one To, its own subject.
-    std::thread::sleep(Duration::from_millis(200));
-    for m in server.messages() {
-        let to = header(&m, "To").unwrap();
-        let subj = header(&m, "Subject").unwrap();
-        assert_eq!(&to[..2], &subj[..2], "{to} / {subj}");
+    // Exactly one message arrived per successful MAILSEND, each a whole one.
+    let msgs = server.wait_for(sent);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.messages().len(), sent);
+    for m in &msgs {
+        assert_eq!(rcpts(m).len(), 1);
+        assert!(header(m, "Subject").unwrap().starts_with('t'));
+        assert_eq!(m["defects"].as_array().unwrap().len(), 0);
     }
 }
 

@@ -599,3 +599,25 @@ fn a_dropped_connection_is_reopened_transparently() {
     );
     assert_eq!(fault.count("DATA"), 3);
 }
+
+#[test]
+fn a_dripping_reply_is_bounded() {
+    // One byte every 300 ms: each read is within Timeout, the reply never is.
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        for b in "220-fault.example.test is very slow to greet you today\r\n"
+            .bytes()
+            .cycle()
+            .take(400)
+        {
+            p.send(&(b as char).to_string());
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        p.stall();
+    });
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(1), "");
+    prep(&mut h, "x");
+    let (rc, text) = timed_send(&mut h, 1);
+    assert_eq!(rc, 401, "{text}");
+    ok(&mut h, "MAILEND", "", "");
+}

@@ -43,6 +43,8 @@ pub struct SmtpConnection {
     panic: bool,
     /// Information about the server
     server_info: ServerInfo,
+    /// lnccmd patch: the timeout, which also bounds each whole reply.
+    timeout: Option<Duration>,
 }
 
 impl SmtpConnection {
@@ -69,6 +71,7 @@ impl SmtpConnection {
             stream,
             panic: false,
             server_info: ServerInfo::default(),
+            timeout,
         };
         conn.set_timeout(timeout).map_err(error::network)?;
         // TODO log
@@ -205,6 +208,7 @@ impl SmtpConnection {
 
     /// Set timeout
     pub fn set_timeout(&mut self, duration: Option<Duration>) -> io::Result<()> {
+        self.timeout = duration;
         self.stream.get_mut().set_read_timeout(duration)?;
         self.stream.get_mut().set_write_timeout(duration)
     }
@@ -292,10 +296,69 @@ impl SmtpConnection {
 
     /// Gets the SMTP response
     pub fn read_response(&mut self) -> Result<Response, Error> {
+        let deadline = self.timeout.map(|t| std::time::Instant::now() + t);
+        let result = self.read_response_until(deadline);
+        // Leave the socket as set_timeout left it (the TLS handshake uses it).
+        let _ = self.stream.get_mut().set_read_timeout(self.timeout);
+        result
+    }
+
+    /// lnccmd patch: one line, but never past `deadline`. Upstream's
+    /// read_line is bounded per read(): a server dripping one byte just
+    /// within the timeout could hold a reply for hours.
+    fn read_line_until(
+        &mut self,
+        buffer: &mut String,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<usize, Error> {
+        let mut line = Vec::new();
+        loop {
+            if let Some(d) = deadline {
+                let now = std::time::Instant::now();
+                if now >= d {
+                    return Err(error::network(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the reply did not complete within the timeout",
+                    )));
+                }
+                self.stream
+                    .get_mut()
+                    .set_read_timeout(Some(d - now))
+                    .map_err(error::network)?;
+            }
+            let available = self.stream.fill_buf().map_err(error::network)?;
+            if available.is_empty() {
+                break;
+            }
+            match available.iter().position(|b| *b == b'\n') {
+                Some(i) => {
+                    line.extend_from_slice(&available[..=i]);
+                    self.stream.consume(i + 1);
+                    break;
+                }
+                None => {
+                    let n = available.len();
+                    line.extend_from_slice(available);
+                    self.stream.consume(n);
+                    if line.len() > MAX_RESPONSE_LINE_BYTES {
+                        break;
+                    }
+                }
+            }
+        }
+        let text = String::from_utf8(line).map_err(error::response)?;
+        buffer.push_str(&text);
+        Ok(text.len())
+    }
+
+    fn read_response_until(
+        &mut self,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Response, Error> {
         let mut buffer = String::with_capacity(100);
         let mut pre = 0;
 
-        while self.stream.read_line(&mut buffer).map_err(error::network)? > 0 {
+        while self.read_line_until(&mut buffer, deadline)? > 0 {
             if buffer.len() - pre > MAX_RESPONSE_LINE_BYTES {
                 return Err(error::response("SMTP response line too long"));
             }

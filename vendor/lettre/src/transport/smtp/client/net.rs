@@ -107,6 +107,9 @@ impl NetworkStream {
                 .filter(|resolved_addr| resolved_address_filter(resolved_addr, local_addr));
 
             let mut last_err = None;
+            // lnccmd patch: the timeout bounds the whole connect, however
+            // many addresses the name resolves to (upstream: each of them).
+            let deadline = timeout.map(|t| std::time::Instant::now() + t);
 
             for addr in addrs {
                 let socket = socket2::Socket::new(
@@ -117,8 +120,16 @@ impl NetworkStream {
                 .map_err(error::connection)?;
                 bind_local_address(&socket, &addr, local_addr)?;
 
-                if let Some(timeout) = timeout {
-                    match socket.connect_timeout(&addr.into(), timeout) {
+                if let Some(deadline) = deadline {
+                    let now = std::time::Instant::now();
+                    if now >= deadline {
+                        last_err = Some(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "connection timed out",
+                        ));
+                        break;
+                    }
+                    match socket.connect_timeout(&addr.into(), deadline - now) {
                         Ok(()) => return Ok(socket.into()),
                         Err(err) => last_err = Some(err),
                     }
