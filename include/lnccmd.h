@@ -115,6 +115,18 @@ typedef enum lnccmd_status {
    */
   LNCCMD_STATUS_RECIPIENT_NO_CERT = 304,
   /**
+   * The certificate has expired or is not valid yet.
+   */
+  LNCCMD_STATUS_CERT_EXPIRED = 305,
+  /**
+   * The private key does not belong to the certificate.
+   */
+  LNCCMD_STATUS_CERT_KEY_MISMATCH = 306,
+  /**
+   * The certificate is not for the Sender's address.
+   */
+  LNCCMD_STATUS_CERT_ADDRESS = 307,
+  /**
    * Could not connect to the server (DNS, refused, unreachable).
    */
   LNCCMD_STATUS_CONNECT = 400,

@@ -300,7 +300,11 @@ fn multipart(kind: lettre::message::MultiPartBuilder, parts: Vec<Part>) -> Part 
 }
 
 /// A text/plain or text/html part in the draft's charset.
-fn text_part(subtype: &str, text: &str, charset: BodyCharset) -> Result<SinglePart> {
+/// `protect`: the part will be signed or encrypted, so it goes
+/// quoted-printable even when 7bit would do: no relay may then change a
+/// byte of it (trailing blanks, "From " lines), which would break the
+/// signature (RFC 8551 §3.1.2).
+fn text_part(subtype: &str, text: &str, charset: BodyCharset, protect: bool) -> Result<SinglePart> {
     let ct = ContentType::parse(&format!("text/{subtype}; charset={}", charset.mime_name()))
         .map_err(internal)?;
     let builder = SinglePart::builder().header(ct);
@@ -309,9 +313,10 @@ fn text_part(subtype: &str, text: &str, charset: BodyCharset) -> Result<SinglePa
         // NUL and other control characters may not travel as 7bit text
         // (RFC 5322 §2.3); quoted-printable carries them as =00...
         Transfer::Text
-            if text
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\x0c')) =>
+            if protect
+                || text
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\x0c')) =>
         {
             builder.body(
                 Body::new_with_encoding(
@@ -413,14 +418,14 @@ fn attachment_part(a: &AttachmentSpec) -> Result<SinglePart> {
 /// with a Content-ID go with the HTML in multipart/related (inside the
 /// alternative, where Outlook, Thunderbird and Apple Mail all show them);
 /// every other file in multipart/mixed around it all.
-fn body(draft: &Draft) -> Result<Part> {
+fn body(draft: &Draft, protect: bool) -> Result<Part> {
     let text = draft
         .text
         .as_deref()
-        .map(|t| text_part("plain", t, draft.charset))
+        .map(|t| text_part("plain", t, draft.charset, protect))
         .transpose()?;
     let html = match &draft.html {
-        Some(h) => Some(Part::Single(text_part("html", h, draft.charset)?)),
+        Some(h) => Some(Part::Single(text_part("html", h, draft.charset, protect)?)),
         None => None,
     };
     let mut mixed = Vec::new();
@@ -448,9 +453,12 @@ fn body(draft: &Draft) -> Result<Part> {
         )),
         (Some(t), None) => Some(Part::Single(t)),
         (None, Some(h)) => Some(h),
-        (None, None) if mixed.is_empty() => {
-            Some(Part::Single(text_part("plain", "", draft.charset)?))
-        }
+        (None, None) if mixed.is_empty() => Some(Part::Single(text_part(
+            "plain",
+            "",
+            draft.charset,
+            protect,
+        )?)),
         (None, None) => None,
     };
     if mixed.is_empty() {
@@ -476,20 +484,81 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
             .clone(),
     };
     let draft = &*draft;
+    let date = rfc5322_date_now();
+    let rcpts: Vec<Address> = draft
+        .to
+        .iter()
+        .chain(&draft.cc)
+        .chain(&draft.bcc)
+        .map(|m| m.email.clone())
+        .collect();
+    let sm = &settings.smime;
+    let mut entity = body(draft, sm.active())?;
+    let outer_subject = if sm.active() {
+        if sm.secure_headers {
+            // The whole message, headers included, is what is protected.
+            let inner = headers(settings, draft, &message_id, draft.subject.as_deref(), true);
+            let inner = finish(inner, entity, &date, &rcpts, settings)?.formatted();
+            entity = Part::Single(
+                SinglePart::builder()
+                    .header(ContentType::parse("message/rfc822").map_err(internal)?)
+                    .body(Body::dangerous_pre_encoded(
+                        inner,
+                        ContentTransferEncoding::SevenBit,
+                    )),
+            );
+        }
+        entity = protect(settings, entity, &rcpts)?;
+        if sm.secure_headers {
+            sm.wrapper_subject.as_deref()
+        } else {
+            draft.subject.as_deref()
+        }
+    } else {
+        draft.subject.as_deref()
+    };
+    let outer = headers(
+        settings,
+        draft,
+        &message_id,
+        outer_subject,
+        !sm.secure_headers,
+    );
+    let bytes = finish(outer, entity, &date, &rcpts, settings)?.formatted();
+    Ok(Outgoing {
+        bytes,
+        from: settings.sender.email.clone(),
+        rcpts,
+        message_id,
+    })
+}
+
+/// The message headers. `all` false: only what transport needs (SPEC §6.3:
+/// From, To, Cc, Date, Message-ID, MIME-Version, Subject = WrapperSubject).
+fn headers(
+    settings: &Settings,
+    draft: &Draft,
+    message_id: &str,
+    subject: Option<&str>,
+    all: bool,
+) -> lettre::message::MessageBuilder {
     let mut b = Message::builder()
         .from(settings.sender.clone())
-        .message_id(Some(message_id.clone()));
+        .message_id(Some(message_id.to_string()));
     for mb in &draft.to {
         b = b.to(mb.clone());
     }
     for mb in &draft.cc {
         b = b.cc(mb.clone());
     }
+    if let Some(s) = subject {
+        b = b.subject(s.to_string());
+    }
+    if !all {
+        return b;
+    }
     if let Some(r) = &settings.reply {
         b = b.reply_to(r.clone());
-    }
-    if let Some(s) = &draft.subject {
-        b = b.subject(s.clone());
     }
     if draft.read_receipt {
         // RFC 8098: receipts go to the sender.
@@ -501,43 +570,94 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
             b = b.raw_header(header(name, value));
         }
     }
-    let rcpts: Vec<Address> = draft
-        .to
-        .iter()
-        .chain(&draft.cc)
-        .chain(&draft.bcc)
-        .map(|m| m.email.clone())
-        .collect();
+    b
+}
+
+/// Headers + body = a message, with the envelope (Bcc stays out of the
+/// headers) and the local-time Date.
+fn finish(
+    b: lettre::message::MessageBuilder,
+    entity: Part,
+    date: &str,
+    rcpts: &[Address],
+    settings: &Settings,
+) -> Result<Message> {
     let envelope =
-        lettre::address::Envelope::new(Some(settings.sender.email.clone()), rcpts.clone())
+        lettre::address::Envelope::new(Some(settings.sender.email.clone()), rcpts.to_vec())
             .map_err(|e| {
                 Error::new(
                     LnccmdStatus::NoRecipient,
                     format!("cannot build the envelope: {e}"),
                 )
             })?;
-    b = b.envelope(envelope);
-
-    let mut msg = match body(draft)? {
-        Part::Single(p) => b.singlepart(p),
-        Part::Multi(p) => b.multipart(p),
+    let mut msg = match entity {
+        Part::Single(p) => b.envelope(envelope).singlepart(p),
+        Part::Multi(p) => b.envelope(envelope).multipart(p),
     }
-    .map_err(|e| {
-        Error::new(
-            LnccmdStatus::Internal,
-            format!("cannot build the message: {e}"),
-        )
-    })?;
-    msg.headers_mut()
-        .insert_raw(header("Date", &rfc5322_date_now()));
-    let bytes = msg.formatted();
-    drop(msg);
-    Ok(Outgoing {
-        bytes,
-        from: settings.sender.email.clone(),
-        rcpts,
-        message_id,
-    })
+    .map_err(internal)?;
+    msg.headers_mut().insert_raw(header("Date", date));
+    Ok(msg)
+}
+
+/// The bytes a signature or an encryption covers: the entity as it will
+/// stand in the message, without the CRLF that belongs to the next boundary.
+fn entity_bytes(entity: &Part) -> Vec<u8> {
+    let mut bytes = match entity {
+        Part::Single(p) => p.formatted(),
+        Part::Multi(p) => p.formatted(),
+    };
+    if bytes.ends_with(b"\r\n") {
+        bytes.truncate(bytes.len() - 2);
+    }
+    bytes
+}
+
+/// Sign (multipart/signed, detached) then encrypt (application/pkcs7-mime),
+/// as configured (SPEC §6.1, §6.2).
+fn protect(settings: &Settings, mut entity: Part, rcpts: &[Address]) -> Result<Part> {
+    let sm = &settings.smime;
+    let id = sm
+        .identity
+        .as_ref()
+        .ok_or_else(|| internal("no S/MIME identity"))?;
+    if sm.sign {
+        let der = crate::smime::sign(id, &entity_bytes(&entity))?;
+        let sig = SinglePart::builder()
+            .header(
+                ContentType::parse("application/pkcs7-signature; name=\"smime.p7s\"")
+                    .map_err(internal)?,
+            )
+            .header(ContentDisposition::attachment("smime.p7s"))
+            .header(ContentTransferEncoding::Base64)
+            .body(der);
+        entity = multipart(
+            MultiPart::signed("application/pkcs7-signature".into(), "sha-256".into()),
+            vec![entity, Part::Single(sig)],
+        );
+    }
+    if sm.encrypt {
+        // The sender can always read what it sent (the vendor's behaviour);
+        // with RecipientCerts, every recipient too, or nothing is sent.
+        let mut certs = vec![id.cert.clone()];
+        if let Some(pool) = &sm.recipients {
+            for r in rcpts {
+                certs.push(crate::smime::recipient_cert(pool, r.as_ref())?.clone());
+            }
+        }
+        let der = crate::smime::encrypt(&certs, &entity_bytes(&entity), sm.algo)?;
+        let ct = format!(
+            "application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"",
+            sm.algo.smime_type()
+        );
+        entity = Part::Single(
+            SinglePart::builder()
+                .header(ContentType::parse(&ct).map_err(internal)?)
+                .header(ContentDisposition::attachment("smime.p7m"))
+                .header(ContentTransferEncoding::Base64)
+                .body(der),
+        );
+    }
+    Ok(entity)
 }
 
 #[cfg(test)]

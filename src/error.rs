@@ -59,6 +59,12 @@ pub enum LnccmdStatus {
     EncryptFailed = 303,
     /// A recipient has no certificate to encrypt to.
     RecipientNoCert = 304,
+    /// The certificate has expired or is not valid yet.
+    CertExpired = 305,
+    /// The private key does not belong to the certificate.
+    CertKeyMismatch = 306,
+    /// The certificate is not for the Sender's address.
+    CertAddress = 307,
     /// Could not connect to the server (DNS, refused, unreachable).
     Connect = 400,
     /// The server did not answer within Timeout.
@@ -119,6 +125,9 @@ impl LnccmdStatus {
         Self::SignFailed,
         Self::EncryptFailed,
         Self::RecipientNoCert,
+        Self::CertExpired,
+        Self::CertKeyMismatch,
+        Self::CertAddress,
         Self::Connect,
         Self::Timeout,
         Self::TlsHandshake,
@@ -172,6 +181,9 @@ impl LnccmdStatus {
             Self::SignFailed => c"S/MIME signing failed",
             Self::EncryptFailed => c"S/MIME encryption failed",
             Self::RecipientNoCert => c"recipient has no certificate for encryption",
+            Self::CertExpired => c"certificate expired or not yet valid",
+            Self::CertKeyMismatch => c"private key does not match the certificate",
+            Self::CertAddress => c"certificate is not for the sender's address",
             Self::Connect => c"cannot connect to the SMTP server",
             Self::Timeout => c"timed out waiting for the SMTP server",
             Self::TlsHandshake => c"TLS handshake failed",

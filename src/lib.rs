@@ -34,6 +34,7 @@ mod props;
 mod registry;
 mod session;
 mod settings;
+mod smime;
 mod transport;
 
 pub use error::LnccmdStatus;

@@ -9,6 +9,7 @@ use lettre::message::Mailbox;
 
 use crate::error::{Error, LnccmdStatus, Result};
 use crate::props::{self, Property, check_header_text, parse_bool, parse_number, printable};
+use crate::smime::{Algo, Identity};
 
 /// How the connection is protected (`enableSSL`, `SSLType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,28 @@ pub struct Settings {
     pub input: &'static encoding_rs::Encoding,
     /// Extra attempts after a transient failure (`Retries`).
     pub retries: u32,
+    pub smime: Smime,
+}
+
+/// S/MIME settings (SPEC §6): the .p12 is loaded and checked at MAILSMTP.
+#[derive(Debug, Clone, Default)]
+pub struct Smime {
+    pub sign: bool,
+    pub encrypt: bool,
+    pub secure_headers: bool,
+    /// Subject of the outer message with SecureHeaders (none when empty).
+    pub wrapper_subject: Option<String>,
+    /// Loaded when Sign or Encrypt is on.
+    pub identity: Option<Identity>,
+    /// `RecipientCerts`: when given, every recipient must have one.
+    pub recipients: Option<Vec<openssl::x509::X509>>,
+    pub algo: Algo,
+}
+
+impl Smime {
+    pub fn active(&self) -> bool {
+        self.sign || self.encrypt
+    }
 }
 
 /// Every MAILSMTP key, spelled as in SPEC §4.1 (messages use this spelling).
@@ -354,6 +377,10 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     let mut method = None;
     let mut trust = Vec::new();
     let mut retries = 0;
+    let mut sm = Smime::default();
+    let mut certif = None;
+    let mut certif_password = String::new();
+    let mut recipient_certs = None;
     // Last value wins for every key, so "not supported" is decided at the end.
     let mut not_default: Vec<(Key, bool, String)> = Vec::new();
     let mut flag = |k: Key, on: bool, what: String| {
@@ -430,10 +457,9 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             Key::EnableSsl => enable_ssl = parse_bool(name, v)?,
             Key::UseTestMode => test_mode = parse_bool(name, v)?,
             Key::AllowPlainAuth => allow_plain_auth = parse_bool(name, v)?,
-            Key::Sign | Key::Encrypt | Key::SecureHeaders => {
-                let on = parse_bool(name, v)?;
-                flag(key, on, format!("{name}=true"));
-            }
+            Key::Sign => sm.sign = parse_bool(name, v)?,
+            Key::Encrypt => sm.encrypt = parse_bool(name, v)?,
+            Key::SecureHeaders => sm.secure_headers = parse_bool(name, v)?,
             Key::UserId => {
                 let v = text_value(p, name, false)?;
                 user = (!v.is_empty()).then_some(v);
@@ -442,9 +468,18 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                 let v = text_value(p, name, true)?;
                 password = (!v.is_empty()).then_some(v);
             }
-            Key::PwdCertif => {
-                let on = !text_value(p, name, true)?.is_empty();
-                flag(key, on, format!("'{name}' (S/MIME certificates)"));
+            Key::PwdCertif => certif_password = text_value(p, name, true)?,
+            Key::Certif => {
+                let v = text_value(p, name, false)?;
+                certif = (!v.is_empty()).then_some(v);
+            }
+            Key::WrapperSubject => {
+                let v = text_value(p, name, false)?;
+                sm.wrapper_subject = (!v.is_empty()).then_some(v);
+            }
+            Key::RecipientCerts => {
+                let v = text_value(p, name, false)?;
+                recipient_certs = (!v.is_empty()).then_some(v);
             }
             Key::TrustCert => {
                 let v = text_value(p, name, false)?;
@@ -454,12 +489,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                     read_trust_cert(&v)?
                 };
             }
-            Key::Certif
-            | Key::WrapperSubject
-            | Key::RecipientCerts
-            | Key::DkimKeyFile
-            | Key::DkimDomain
-            | Key::DkimSelector => {
+            Key::DkimKeyFile | Key::DkimDomain | Key::DkimSelector => {
                 let on = !text_value(p, name, false)?.is_empty();
                 flag(key, on, format!("'{name}'"));
             }
@@ -480,19 +510,12 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             }
             Key::EncryptAlgo => {
                 let v = text_value(p, name, false)?;
-                let known = ["AES128-CBC", "AES256-CBC", "AES128-GCM", "AES256-GCM"];
-                if !known.iter().any(|a| a.eq_ignore_ascii_case(&v)) {
-                    return Err(bad_value(format!(
-                        "'EncryptAlgo' must be one of {}, not '{}'",
-                        known.join(", "),
+                sm.algo = Algo::parse(&v).ok_or_else(|| {
+                    bad_value(format!(
+                        "'EncryptAlgo' must be AES128-CBC, AES256-CBC, AES128-GCM or AES256-GCM, not '{}'",
                         printable(&v)
-                    )));
-                }
-                flag(
-                    key,
-                    !v.eq_ignore_ascii_case("AES256-CBC"),
-                    format!("EncryptAlgo={v}"),
-                );
+                    ))
+                })?;
             }
             Key::InputCharset => {
                 let v = text_value(p, name, false)?;
@@ -529,6 +552,23 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         ));
     }
     let sender = mailbox(sender, check_mail)?;
+    if sm.sign || sm.encrypt {
+        let Some(file) = certif else {
+            return Err(Error::new(
+                LnccmdStatus::MissingProperty,
+                "Sign and Encrypt need 'Certif', the .p12 file of the sender's key and certificate",
+            ));
+        };
+        let addr = sender.email.to_string();
+        sm.identity = Some(crate::smime::load_identity(&file, &certif_password, &addr)?);
+        if let Some(spec) = recipient_certs {
+            sm.recipients = Some(crate::smime::load_recipient_certs(&spec)?);
+        }
+    } else if sm.secure_headers {
+        return Err(bad_value(
+            "SecureHeaders protects the headers by signing and/or encrypting them: set Sign=true or Encrypt=true too".into(),
+        ));
+    }
     let reply = reply.map(|r| mailbox(r, check_mail)).transpose()?;
     let tls = match (smtps, enable_ssl) {
         (true, _) => TlsMode::Smtps,
@@ -581,6 +621,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         check_mail,
         input,
         retries,
+        smime: sm,
     })
 }
 
@@ -741,13 +782,6 @@ mod tests {
     #[test]
     fn unimplemented_features_are_refused_not_ignored() {
         for (s, what) in [
-            ("Sign=yes", "Sign"),
-            ("Encrypt=1", "Encrypt"),
-            ("Certif=/x.p12", "Certif"),
-            ("SecureHeaders=true", "SecureHeaders"),
-            ("WrapperSubject=hi", "WrapperSubject"),
-            ("RecipientCerts=/certs", "RecipientCerts"),
-            ("EncryptAlgo=AES128-GCM", "EncryptAlgo"),
             ("DKIMKey=/k.pem", "DKIMKey"),
             ("DKIMDomain=x.test", "DKIMDomain"),
             ("DKIMSelector=s1", "DKIMSelector"),
@@ -817,7 +851,7 @@ mod tests {
     fn passwords_never_appear_in_errors() {
         for s in [
             "Server=x.test;Sender=a@b.test;password=Sup3rSecret",
-            "Server=x.test;Sender=a@b.test;PwdCertif=Sup3rSecret",
+            "Server=x.test;Sender=a@b.test;Sign=true;PwdCertif=Sup3rSecret",
             "Server=x.test;Sender=a@b.test;password=\"Sup3rSecret\r\n\"",
             "Server=x.test;Sender=a@b.test;password=Sup3rSecret;port=0",
             "Server=x.test;Sender=a@b.test;password=Sup3r;Secret",

@@ -9,7 +9,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::{
-    BasicConstraints, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
+    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
 };
 use openssl::x509::{X509, X509NameBuilder};
 
@@ -21,13 +21,23 @@ fn key() -> PKey<Private> {
     PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()
 }
 
+/// What a certificate is for.
+#[derive(Clone, Copy)]
+enum Kind<'a> {
+    Ca,
+    /// TLS server: localhost and 127.0.0.1.
+    Server,
+    /// S/MIME: this e-mail address.
+    Email(&'a str),
+}
+
 fn cert(
     cn: &str,
     key: &PKey<Private>,
     issuer: Option<(&X509, &PKey<Private>)>,
-    ca: bool,
+    kind: Kind<'_>,
     days_from: i64,
-    days_to: u32,
+    days_to: i64,
 ) -> X509 {
     let mut name = X509NameBuilder::new().unwrap();
     name.append_entry_by_text("CN", cn).unwrap();
@@ -48,30 +58,54 @@ fn cert(
         .as_secs() as i64;
     b.set_not_before(&Asn1Time::from_unix(now + days_from * 86400).unwrap())
         .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(days_to).unwrap())
+    b.set_not_after(&Asn1Time::from_unix(now + days_to * 86400).unwrap())
         .unwrap();
-    if ca {
-        b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+    match kind {
+        Kind::Ca => {
+            b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+                .unwrap();
+            b.append_extension(
+                KeyUsage::new()
+                    .critical()
+                    .key_cert_sign()
+                    .crl_sign()
+                    .build()
+                    .unwrap(),
+            )
             .unwrap();
-        b.append_extension(
-            KeyUsage::new()
-                .critical()
-                .key_cert_sign()
-                .crl_sign()
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
-    } else {
-        b.append_extension(BasicConstraints::new().critical().build().unwrap())
+        }
+        Kind::Server => {
+            b.append_extension(BasicConstraints::new().critical().build().unwrap())
+                .unwrap();
+            let ctx = b.x509v3_context(issuer.map(|(c, _)| &**c), None);
+            let san = SubjectAlternativeName::new()
+                .dns("localhost")
+                .ip("127.0.0.1")
+                .build(&ctx)
+                .unwrap();
+            b.append_extension(san).unwrap();
+        }
+        Kind::Email(addr) => {
+            b.append_extension(BasicConstraints::new().critical().build().unwrap())
+                .unwrap();
+            b.append_extension(
+                KeyUsage::new()
+                    .critical()
+                    .digital_signature()
+                    .key_encipherment()
+                    .build()
+                    .unwrap(),
+            )
             .unwrap();
-        let ctx = b.x509v3_context(issuer.map(|(c, _)| &**c), None);
-        let san = SubjectAlternativeName::new()
-            .dns("localhost")
-            .ip("127.0.0.1")
-            .build(&ctx)
-            .unwrap();
-        b.append_extension(san).unwrap();
+            b.append_extension(ExtendedKeyUsage::new().email_protection().build().unwrap())
+                .unwrap();
+            let ctx = b.x509v3_context(issuer.map(|(c, _)| &**c), None);
+            let san = SubjectAlternativeName::new()
+                .email(addr)
+                .build(&ctx)
+                .unwrap();
+            b.append_extension(san).unwrap();
+        }
     }
     let ski = SubjectKeyIdentifier::new()
         .build(&b.x509v3_context(None, None))
@@ -86,26 +120,81 @@ impl Pki {
     pub fn new() -> Pki {
         let dir = tempfile::tempdir().unwrap();
         let ca_key = key();
-        let ca = cert("lnccmd test CA", &ca_key, None, true, -1, 3650);
+        let ca = cert("lnccmd test CA", &ca_key, None, Kind::Ca, -1, 3650);
         let server_key = key();
         let server = cert(
             "localhost",
             &server_key,
             Some((&ca, &ca_key)),
-            false,
+            Kind::Server,
             -1,
             825,
         );
         let self_key = key();
-        let self_signed = cert("localhost", &self_key, None, false, -1, 825);
+        let self_signed = cert("localhost", &self_key, None, Kind::Server, -1, 825);
         let write =
             |name: &str, bytes: Vec<u8>| std::fs::write(dir.path().join(name), bytes).unwrap();
+        // S/MIME: the sender, two recipients, an expired sender certificate.
+        for (name, email, from, to) in [
+            ("tech", "tech@example.test", -1, 825),
+            ("bob", "bob@example.test", -1, 825),
+            ("carol", "carol@example.test", -1, 825),
+            ("expired", "tech@example.test", -400, -30),
+        ] {
+            let k = key();
+            let c = cert(name, &k, Some((&ca, &ca_key)), Kind::Email(email), from, to);
+            write(&format!("{name}.pem"), c.to_pem().unwrap());
+            write(
+                &format!("{name}.key"),
+                k.private_key_to_pem_pkcs8().unwrap(),
+            );
+        }
         write("ca.pem", ca.to_pem().unwrap());
         write("server.pem", server.to_pem().unwrap());
         write("server.key", server_key.private_key_to_pem_pkcs8().unwrap());
         write("self.pem", self_signed.to_pem().unwrap());
         write("self.key", self_key.private_key_to_pem_pkcs8().unwrap());
         Pki { dir }
+    }
+
+    /// `NAME.p12` from NAME.pem/NAME.key and the CA, with the password
+    /// `pw`, by the openssl command line: `style` "aes" (OpenSSL 3's
+    /// default), "3des" (what gpgsm 2.2 imports) or "legacy" (RC2-40).
+    pub fn p12(&self, name: &str, pw: &str, style: &str) -> PathBuf {
+        let out = self.path(&format!("{name}-{style}.p12"));
+        let mut cmd = std::process::Command::new("openssl");
+        cmd.args(["pkcs12", "-export", "-passout", &format!("pass:{pw}")])
+            .arg("-inkey")
+            .arg(self.path(&format!("{name}.key")))
+            .arg("-in")
+            .arg(self.path(&format!("{name}.pem")))
+            .arg("-certfile")
+            .arg(self.path("ca.pem"))
+            .arg("-out")
+            .arg(&out);
+        match style {
+            "3des" => {
+                cmd.args([
+                    "-certpbe",
+                    "PBE-SHA1-3DES",
+                    "-keypbe",
+                    "PBE-SHA1-3DES",
+                    "-macalg",
+                    "sha1",
+                ]);
+            }
+            "legacy" => {
+                cmd.arg("-legacy");
+            }
+            _ => {}
+        }
+        let st = cmd.output().expect("the openssl command line is needed");
+        assert!(
+            st.status.success(),
+            "openssl pkcs12: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        out
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

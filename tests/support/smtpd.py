@@ -149,7 +149,8 @@ class Handler:
         n = self.count
         raw = envelope.original_content
         tls = server.transport.get_extra_info("ssl_object") is not None or session.ssl is not None
-        login = getattr(session, "login_data", None)
+        auth = session.auth_data
+        login = getattr(auth, "login", None)
         record = {
             "tls": tls,
             "auth": login.decode() if isinstance(login, bytes) else login,
@@ -176,7 +177,7 @@ class Handler:
 
 async def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", required=True)
+    ap.add_argument("--dir")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--tls", choices=["plain", "starttls", "smtps"], default="plain")
@@ -184,7 +185,12 @@ async def main():
     ap.add_argument("--key")
     ap.add_argument("--auth")
     ap.add_argument("--dsn", action="store_true")
+    ap.add_argument("--parse", help="print the parsed MIME file as JSON and exit")
     args = ap.parse_args()
+    if args.parse:
+        with open(args.parse, "rb") as f:
+            print(json.dumps(parse_message(f.read()), ensure_ascii=False))
+        return
     user, password = args.auth.split(":", 1) if args.auth else (None, None)
     handler = Handler(args.dir, args.dsn, user, password)
     ctx = None

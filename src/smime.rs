@@ -1,0 +1,331 @@
+//! S/MIME (SPEC §6, RFC 8551) with OpenSSL's CMS: loading the .p12 and the
+//! recipients' certificates, signing and encrypting MIME entities. Bytes in,
+//! bytes out; the MIME around them is compose's.
+
+use std::path::Path;
+
+use once_cell::sync::Lazy;
+use openssl::asn1::Asn1Time;
+use openssl::cms::{CMSOptions, CmsContentInfo};
+use openssl::nid::Nid;
+use openssl::pkcs12::Pkcs12;
+use openssl::pkey::{PKey, Private};
+use openssl::provider::Provider;
+use openssl::stack::Stack;
+use openssl::symm::Cipher;
+use openssl::x509::X509;
+
+use crate::error::{Error, LnccmdStatus, Result};
+use crate::props::printable;
+
+/// OpenSSL 3 reads legacy .p12 files (RC2-40, from older Windows and Java
+/// tools) only with the legacy provider; loaded once, kept for the process.
+static LEGACY: Lazy<Option<Provider>> = Lazy::new(|| Provider::try_load(None, "legacy", true).ok());
+
+/// The sender's key and certificate chain, from `Certif`.
+#[derive(Clone)]
+pub struct Identity {
+    pub key: PKey<Private>,
+    pub cert: X509,
+    pub chain: Vec<X509>,
+    /// For messages: the file it came from.
+    pub file: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Identity({})", self.file)
+    }
+}
+
+impl PartialEq for Identity {
+    fn eq(&self, other: &Self) -> bool {
+        self.cert.to_der().ok() == other.cert.to_der().ok()
+    }
+}
+
+/// `EncryptAlgo`; AES-256-CBC by default (gpgsm 2.2 cannot read GCM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Algo {
+    Aes128Cbc,
+    #[default]
+    Aes256Cbc,
+    Aes128Gcm,
+    Aes256Gcm,
+}
+
+impl Algo {
+    pub fn parse(v: &str) -> Option<Algo> {
+        Some(match v.to_ascii_uppercase().as_str() {
+            "AES128-CBC" => Algo::Aes128Cbc,
+            "AES256-CBC" => Algo::Aes256Cbc,
+            "AES128-GCM" => Algo::Aes128Gcm,
+            "AES256-GCM" => Algo::Aes256Gcm,
+            _ => return None,
+        })
+    }
+
+    fn cipher(self) -> Cipher {
+        match self {
+            Algo::Aes128Cbc => Cipher::aes_128_cbc(),
+            Algo::Aes256Cbc => Cipher::aes_256_cbc(),
+            Algo::Aes128Gcm => Cipher::aes_128_gcm(),
+            Algo::Aes256Gcm => Cipher::aes_256_gcm(),
+        }
+    }
+
+    /// GCM gives AuthEnvelopedData (RFC 5083), labelled as RFC 8551 says.
+    pub fn smime_type(self) -> &'static str {
+        match self {
+            Algo::Aes128Gcm | Algo::Aes256Gcm => "authEnveloped-data",
+            _ => "enveloped-data",
+        }
+    }
+}
+
+fn cert_error(status: LnccmdStatus, file: &str, why: String) -> Error {
+    Error::new(
+        status,
+        format!("certificate file '{}' {why}", printable(file)),
+    )
+}
+
+/// The e-mail addresses a certificate is for: SAN rfc822Name and the
+/// subject's emailAddress, lowercased.
+pub fn cert_emails(cert: &X509) -> Vec<String> {
+    let mut out: Vec<String> = cert
+        .subject_alt_names()
+        .map(|sans| {
+            sans.iter()
+                .filter_map(|n| n.email().map(str::to_ascii_lowercase))
+                .collect()
+        })
+        .unwrap_or_default();
+    for e in cert.subject_name().entries_by_nid(Nid::PKCS9_EMAILADDRESS) {
+        if let Ok(s) = e.data().to_string() {
+            out.push(s.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// Whether `cert` is valid now (not before, not after).
+fn validity(cert: &X509) -> std::result::Result<(), String> {
+    let now = Asn1Time::days_from_now(0).map_err(|e| e.to_string())?;
+    if cert.not_before() > now {
+        return Err(format!("is not valid before {}", cert.not_before()));
+    }
+    if cert.not_after() < now {
+        return Err(format!("expired on {}", cert.not_after()));
+    }
+    Ok(())
+}
+
+/// Loads `Certif` with `PwdCertif` and checks it can sign for `sender`
+/// (SPEC §6.4): each problem has its own code, the file is named, the
+/// password never.
+pub fn load_identity(file: &str, password: &str, sender: &str) -> Result<Identity> {
+    let der = crate::files::read("certificate file", Path::new(file))?;
+    let p12 = Pkcs12::from_der(&der).map_err(|_| {
+        cert_error(
+            LnccmdStatus::CertLoad,
+            file,
+            "is not a PKCS#12 (.p12/.pfx) file".into(),
+        )
+    })?;
+    Lazy::force(&LEGACY);
+    let parsed = p12.parse2(password).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("mac verify failure") || text.contains("mac_verify") {
+            cert_error(
+                LnccmdStatus::CertPassword,
+                file,
+                "cannot be opened with this password (PwdCertif)".into(),
+            )
+        } else {
+            cert_error(
+                LnccmdStatus::CertLoad,
+                file,
+                format!("cannot be read: {text}"),
+            )
+        }
+    })?;
+    let Some(key) = parsed.pkey else {
+        return Err(cert_error(
+            LnccmdStatus::CertLoad,
+            file,
+            "holds no private key".into(),
+        ));
+    };
+    let Some(cert) = parsed.cert else {
+        return Err(cert_error(
+            LnccmdStatus::CertLoad,
+            file,
+            "holds no certificate".into(),
+        ));
+    };
+    let matches = cert
+        .public_key()
+        .map(|p| p.public_eq(&key))
+        .unwrap_or(false);
+    if !matches {
+        return Err(cert_error(
+            LnccmdStatus::CertKeyMismatch,
+            file,
+            "holds a private key that does not belong to its certificate".into(),
+        ));
+    }
+    validity(&cert).map_err(|why| {
+        cert_error(
+            LnccmdStatus::CertExpired,
+            file,
+            format!("holds a certificate that {why}"),
+        )
+    })?;
+    let emails = cert_emails(&cert);
+    if !emails.iter().any(|e| e.eq_ignore_ascii_case(sender)) {
+        return Err(cert_error(
+            LnccmdStatus::CertAddress,
+            file,
+            format!(
+                "holds a certificate for {}, not for the Sender {sender}",
+                if emails.is_empty() {
+                    "no e-mail address".to_string()
+                } else {
+                    emails.join(", ")
+                }
+            ),
+        ));
+    }
+    let chain = parsed
+        .ca
+        .map(|s| s.into_iter().collect())
+        .unwrap_or_default();
+    Ok(Identity {
+        key,
+        cert,
+        chain,
+        file: file.to_string(),
+    })
+}
+
+/// `RecipientCerts`: a folder of certificate files, or a `;`-list of files;
+/// PEM (one or more certificates each) or DER.
+pub fn load_recipient_certs(spec: &str) -> Result<Vec<X509>> {
+    // (file, named explicitly): in a folder, files that are no certificate
+    // (a README, a key) are skipped; a file named explicitly must be one.
+    let mut files = Vec::new();
+    for item in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let path = Path::new(item);
+        if path.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(path)
+                .map_err(|e| {
+                    Error::new(
+                        LnccmdStatus::FileUnreadable,
+                        format!(
+                            "RecipientCerts folder '{}' cannot be read: {e}",
+                            printable(item)
+                        ),
+                    )
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort();
+            files.extend(entries.into_iter().map(|p| (p, false)));
+        } else {
+            files.push((path.to_path_buf(), true));
+        }
+    }
+    let mut certs = Vec::new();
+    for (f, explicit) in files {
+        let bytes = crate::files::read("recipient certificate", &f)?;
+        let parsed = X509::stack_from_pem(&bytes)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| X509::from_der(&bytes).ok().map(|c| vec![c]));
+        match parsed {
+            Some(c) => certs.extend(c),
+            None if !explicit => {}
+            None => {
+                return Err(Error::new(
+                    LnccmdStatus::CertLoad,
+                    format!(
+                        "recipient certificate '{}' is neither PEM nor DER",
+                        printable(&f.to_string_lossy())
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(certs)
+}
+
+/// The certificate to encrypt to `addr`: one valid now, for that address.
+pub fn recipient_cert<'a>(certs: &'a [X509], addr: &str) -> Result<&'a X509> {
+    let mut expired = false;
+    for c in certs {
+        if cert_emails(c).iter().any(|e| e.eq_ignore_ascii_case(addr)) {
+            if validity(c).is_ok() {
+                return Ok(c);
+            }
+            expired = true;
+        }
+    }
+    Err(Error::new(
+        LnccmdStatus::RecipientNoCert,
+        if expired {
+            format!(
+                "the certificate of recipient {addr} in RecipientCerts is expired or not yet valid: nothing was sent"
+            )
+        } else {
+            format!(
+                "recipient {addr} has no certificate in RecipientCerts: nothing was sent (Encrypt never sends in clear)"
+            )
+        },
+    ))
+}
+
+/// Detached CMS SignedData (DER) over `content`, exactly these bytes
+/// (BINARY: no line-end conversion), with the chain, signing time and
+/// SMIMECapabilities (OpenSSL adds both). SHA-256: OpenSSL's default digest
+/// for RSA and EC keys.
+pub fn sign(id: &Identity, content: &[u8]) -> Result<Vec<u8>> {
+    let fail = |e: openssl::error::ErrorStack| {
+        Error::new(
+            LnccmdStatus::SignFailed,
+            format!("signing with '{}' failed: {e}", printable(&id.file)),
+        )
+    };
+    let mut chain = Stack::new().map_err(fail)?;
+    for c in &id.chain {
+        chain.push(c.clone()).map_err(fail)?;
+    }
+    let cms = CmsContentInfo::sign(
+        Some(&id.cert),
+        Some(&id.key),
+        Some(&chain),
+        Some(content),
+        CMSOptions::DETACHED | CMSOptions::BINARY,
+    )
+    .map_err(fail)?;
+    cms.to_der().map_err(fail)
+}
+
+/// CMS EnvelopedData (or AuthEnvelopedData for GCM), DER, of `content` for
+/// every certificate in `recipients`.
+pub fn encrypt(recipients: &[X509], content: &[u8], algo: Algo) -> Result<Vec<u8>> {
+    let fail = |e: openssl::error::ErrorStack| {
+        Error::new(
+            LnccmdStatus::EncryptFailed,
+            format!("encryption failed: {e}"),
+        )
+    };
+    let mut certs = Stack::new().map_err(fail)?;
+    for c in recipients {
+        certs.push(c.clone()).map_err(fail)?;
+    }
+    let cms = CmsContentInfo::encrypt(&certs, content, algo.cipher(), CMSOptions::BINARY)
+        .map_err(fail)?;
+    cms.to_der().map_err(fail)
+}

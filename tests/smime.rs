@@ -1,0 +1,593 @@
+//! S/MIME (SPEC §6) judged by two independent implementations: every signed
+//! message that reaches the server is verified by `openssl cms -verify` and
+//! by GnuPG's `gpgsm --verify`; every encrypted one is decrypted by
+//! `openssl cms -decrypt` for each intended recipient (and by gpgsm for CBC),
+//! and what comes out is parsed back and compared with what was given.
+
+mod common;
+
+use common::pki::Pki;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const PW: &str = "p12-Secret!";
+
+fn run_ok(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A GnuPG home for gpgsm: the test CA trusted, CRL checks off.
+struct Gpgsm {
+    home: tempfile::TempDir,
+}
+
+impl Gpgsm {
+    fn new(pki: &Pki) -> Gpgsm {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        std::fs::write(
+            h.join("gpgsm.conf"),
+            "disable-crl-checks\ndisable-dirmngr\n",
+        )
+        .unwrap();
+        std::fs::write(h.join("gpg-agent.conf"), "allow-loopback-pinentry\n").unwrap();
+        let ca =
+            openssl::x509::X509::from_pem(&std::fs::read(pki.path("ca.pem")).unwrap()).unwrap();
+        let fp = ca.digest(openssl::hash::MessageDigest::sha1()).unwrap();
+        let fp: Vec<String> = fp.iter().map(|b| format!("{b:02X}")).collect();
+        std::fs::write(
+            h.join("trustlist.txt"),
+            format!("{} S relax\n", fp.join(":")),
+        )
+        .unwrap();
+        let g = Gpgsm { home };
+        run_ok(g.cmd().args(["--import"]).arg(pki.path("ca.pem")));
+        g
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("gpgsm");
+        c.env("GNUPGHOME", self.home.path())
+            .args(["--batch", "--status-fd", "1"]);
+        c
+    }
+
+    /// Imports a 3DES .p12 (gpgsm 2.2 cannot read OpenSSL 3's default).
+    fn import_key(&self, p12: &Path) {
+        let mut child = self
+            .cmd()
+            .args([
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase-fd",
+                "0",
+                "--import",
+            ])
+            .arg(p12)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PW}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "gpgsm import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// GOODSIG and full trust, over exactly these bytes.
+    fn verify(&self, content: &[u8], sig: &[u8]) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("content"), content).unwrap();
+        std::fs::write(dir.path().join("sig.p7s"), sig).unwrap();
+        let out = self
+            .cmd()
+            .arg("--verify")
+            .arg(dir.path().join("sig.p7s"))
+            .arg(dir.path().join("content"))
+            .output()
+            .unwrap();
+        let status = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            status.contains("GOODSIG") && status.contains("TRUST_FULLY"),
+            "gpgsm did not verify: {status}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn decrypt(&self, der: &[u8]) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("msg.p7m"), der).unwrap();
+        let out = dir.path().join("out");
+        let mut child = self
+            .cmd()
+            .args([
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase-fd",
+                "0",
+                "--output",
+            ])
+            .arg(&out)
+            .arg("--decrypt")
+            .arg(dir.path().join("msg.p7m"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PW}\n").as_bytes())
+            .unwrap();
+        let res = child.wait_with_output().unwrap();
+        assert!(
+            res.status.success(),
+            "gpgsm decrypt: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        std::fs::read(out).unwrap()
+    }
+}
+
+impl Drop for Gpgsm {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", self.home.path())
+            .args(["--kill", "gpg-agent"])
+            .status();
+    }
+}
+
+/// The two halves of a multipart/signed message, cut at byte level: the
+/// signed entity (without the CRLF before the boundary) and the DER signature.
+fn split_signed(entity: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let text = String::from_utf8_lossy(entity).to_string();
+    let head_end = text.find("\r\n\r\n").unwrap();
+    let head = text[..head_end]
+        .replace("\r\n ", " ")
+        .replace("\r\n\t", " ");
+    let ct = head
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("content-type: multipart/signed")
+        })
+        .expect("a multipart/signed entity");
+    let b = ct
+        .split("boundary=")
+        .nth(1)
+        .unwrap()
+        .trim_start_matches('"');
+    let boundary = b[..b.find(['"', ';']).unwrap_or(b.len())].to_string();
+    let delim = format!("--{boundary}\r\n");
+    let first = entity_find(entity, delim.as_bytes(), 0) + delim.len();
+    let next = format!("\r\n--{boundary}\r\n");
+    let end = entity_find(entity, next.as_bytes(), first);
+    let signed = entity[first..end].to_vec();
+    let sig_part = &entity[end + next.len()..];
+    let body_start = entity_find(sig_part, b"\r\n\r\n", 0) + 4;
+    let close = format!("\r\n--{boundary}--");
+    let body_end = entity_find(sig_part, close.as_bytes(), body_start);
+    let b64: String = String::from_utf8_lossy(&sig_part[body_start..body_end])
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    (signed, openssl::base64::decode_block(&b64).unwrap())
+}
+
+fn entity_find(hay: &[u8], needle: &[u8], from: usize) -> usize {
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+        .expect("delimiter")
+}
+
+/// `openssl cms -verify` against the test CA; returns what was signed.
+fn openssl_verify(pki: &Pki, message: &Path) -> Vec<u8> {
+    run_ok(
+        Command::new("openssl")
+            .args(["cms", "-verify", "-in"])
+            .arg(message)
+            .arg("-CAfile")
+            .arg(pki.path("ca.pem")),
+    )
+}
+
+/// `openssl cms -decrypt` as `who` (NAME.pem / NAME.key).
+fn openssl_decrypt(pki: &Pki, message: &Path, who: &str) -> Vec<u8> {
+    run_ok(
+        Command::new("openssl")
+            .args(["cms", "-decrypt", "-in"])
+            .arg(message)
+            .arg("-recip")
+            .arg(pki.path(&format!("{who}.pem")))
+            .arg("-inkey")
+            .arg(pki.path(&format!("{who}.key"))),
+    )
+}
+
+/// A MIME entity parsed by Python's email package (tests/support/smtpd.py --parse).
+fn parse(entity: &[u8]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("entity.eml");
+    std::fs::write(&f, entity).unwrap();
+    let out = run_ok(
+        Command::new("python3")
+            .arg(root().join("tests/support/smtpd.py"))
+            .arg("--parse")
+            .arg(&f),
+    );
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// The base64 body of a single-part message (the .p7m).
+fn p7m_der(raw: &[u8]) -> Vec<u8> {
+    let start = entity_find(raw, b"\r\n\r\n", 0) + 4;
+    let b64: String = String::from_utf8_lossy(&raw[start..])
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    openssl::base64::decode_block(&b64).unwrap()
+}
+
+fn smime_props(server: &SmtpServer, p12: &Path, extra: &str) -> String {
+    format!(
+        "{};Certif=\"{}\";PwdCertif=\"{PW}\";{extra}",
+        server.props(),
+        p12.display()
+    )
+}
+
+fn stored(server: &SmtpServer, i: usize) -> PathBuf {
+    server.dir.path().join(format!("{i}.eml"))
+}
+
+/// The invoice of c-examples: text, HTML, an inline logo and a PDF.
+fn invoice(h: &mut i32, to: &str, subject: &str) {
+    let data = root().join("c-examples/data");
+    ok(
+        h,
+        "MAILPREP",
+        to,
+        &format!("subject=\"{subject}\";priority=5"),
+    );
+    ok(
+        h,
+        "MAILTEXT",
+        "Invoice 42 attached.  \nFrom the accounts department.",
+        "",
+    );
+    ok(
+        h,
+        "MAILBODYF",
+        "<p>Invoice <b>42</b></p><img src=\"cid:logo\">",
+        "",
+    );
+    ok(
+        h,
+        "MAILLATT",
+        data.join("logo.png").to_str().unwrap(),
+        "cid=logo",
+    );
+    ok(
+        h,
+        "MAILLATT",
+        data.join("invoice.pdf").to_str().unwrap(),
+        "name=\"Facture n°42.pdf\"",
+    );
+}
+
+fn check_invoice(content: &Value) {
+    let data = root().join("c-examples/data");
+    assert_eq!(
+        content["structure"],
+        "multipart/mixed(multipart/alternative(text/plain,multipart/related(text/html,image/png)),application/pdf)"
+    );
+    let parts = leaf_parts(content);
+    assert_eq!(
+        common::text(parts[0]),
+        "Invoice 42 attached.  \nFrom the accounts department."
+    );
+    assert_eq!(
+        parts[0]["cte"], "quoted-printable",
+        "signed text is never raw 7bit"
+    );
+    assert_eq!(
+        parts[2]["sha256"],
+        sha256_hex(&std::fs::read(data.join("logo.png")).unwrap())
+    );
+    assert_eq!(parts[3]["filename"], "Facture n°42.pdf");
+    assert_eq!(
+        parts[3]["sha256"],
+        sha256_hex(&std::fs::read(data.join("invoice.pdf")).unwrap())
+    );
+}
+
+#[test]
+fn signed_messages_verify_with_openssl_and_gpgsm() {
+    let pki = Pki::new();
+    let gpg = Gpgsm::new(&pki);
+    let server = SmtpServer::start();
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &smime_props(&server, &pki.p12("tech", PW, "aes"), "Sign=true"),
+        "",
+    );
+    invoice(&mut h, "bob@example.test", "signed invoice");
+    ok(&mut h, "MAILSEND", "", "");
+    // Connection reuse with signing: a second, plain-text one.
+    ok(&mut h, "MAILPREP", "bob@example.test", "second");
+    ok(&mut h, "MAILTEXT", "short", "");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let msgs = server.wait_for(2);
+    assert_eq!(
+        msgs[0]["structure"].as_str().unwrap().split('(').next(),
+        Some("multipart/signed")
+    );
+    assert_eq!(header(&msgs[0], "Subject"), Some("signed invoice"));
+    for i in 1..=2 {
+        let raw = server.raw(i);
+        let verified = openssl_verify(&pki, &stored(&server, i));
+        let (signed, sig) = split_signed(&raw);
+        assert_eq!(verified, signed, "openssl verified exactly the signed part");
+        gpg.verify(&signed, &sig);
+    }
+    check_invoice(&parse(&split_signed(&server.raw(1)).0));
+    // The signature names the signer's certificate and carries the chain.
+    let (_, sig) = split_signed(&server.raw(1));
+    let cms = openssl::cms::CmsContentInfo::from_der(&sig).unwrap();
+    assert!(
+        cms.to_der().unwrap().len() > 1500,
+        "signer certificate and CA included"
+    );
+}
+
+#[test]
+fn encrypted_for_every_recipient_with_every_algorithm() {
+    let pki = Pki::new();
+    let gpg = Gpgsm::new(&pki);
+    // gpgsm fails when any RecipientInfo has no key it knows: import all three.
+    for who in ["bob", "carol", "tech"] {
+        gpg.import_key(&pki.p12(who, PW, "3des"));
+    }
+    let server = SmtpServer::start();
+    let certs = tempfile::tempdir().unwrap();
+    for who in ["bob", "carol"] {
+        std::fs::copy(
+            pki.path(&format!("{who}.pem")),
+            certs.path().join(format!("{who}.pem")),
+        )
+        .unwrap();
+    }
+    std::fs::write(certs.path().join("README"), "not a certificate").unwrap();
+    let algos = ["AES256-CBC", "AES128-CBC", "AES128-GCM", "AES256-GCM"];
+    let mut h = 0;
+    for algo in algos {
+        let extra = format!(
+            "Encrypt=true;EncryptAlgo={algo};RecipientCerts=\"{}\"",
+            certs.path().display()
+        );
+        ok(
+            &mut h,
+            "MAILSMTP",
+            &smime_props(&server, &pki.p12("tech", PW, "aes"), &extra),
+            "",
+        );
+        invoice(&mut h, "bob@example.test", &format!("encrypted {algo}"));
+        ok(&mut h, "MAILCC", "carol@example.test", "");
+        ok(&mut h, "MAILSEND", "", "");
+    }
+    ok(&mut h, "MAILEND", "", "");
+    let msgs = server.wait_for(algos.len());
+    for (i, algo) in algos.iter().enumerate() {
+        let m = &msgs[i];
+        let gcm = algo.ends_with("GCM");
+        let raw_ct = m["raw_headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h[0] == "Content-Type")
+            .unwrap()[1]
+            .to_string();
+        assert!(
+            raw_ct.contains(if gcm {
+                "authEnveloped-data"
+            } else {
+                "smime-type=enveloped-data"
+            }),
+            "{raw_ct}"
+        );
+        assert_eq!(m["structure"], "application/pkcs7-mime");
+        for who in ["bob", "carol", "tech"] {
+            let clear = openssl_decrypt(&pki, &stored(&server, i + 1), who);
+            check_invoice(&parse(&clear));
+        }
+        if !gcm {
+            // gpgsm 2.2 reads CBC only (findings note §3).
+            let clear = gpg.decrypt(&p7m_der(&server.raw(i + 1)));
+            check_invoice(&parse(&clear));
+        }
+    }
+}
+
+#[test]
+fn sign_then_encrypt_with_secure_headers() {
+    let pki = Pki::new();
+    let gpg = Gpgsm::new(&pki);
+    let server = SmtpServer::start();
+    let mut h = 0;
+    let extra = format!(
+        "Sign=true;Encrypt=true;SecureHeaders=true;WrapperSubject=\"Secure message\";RecipientCerts=\"{}\"",
+        pki.path("bob.pem").display()
+    );
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &smime_props(&server, &pki.p12("tech", PW, "aes"), &extra),
+        "",
+    );
+    invoice(
+        &mut h,
+        "Bob <bob@example.test>",
+        "Payslip November — confidential",
+    );
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    // Outside: transport headers and the wrapper subject only.
+    assert_eq!(header(m, "Subject"), Some("Secure message"));
+    assert_eq!(header(m, "X-Priority"), None);
+    assert_eq!(header(m, "To"), Some("Bob <bob@example.test>"));
+    let clear = openssl_decrypt(&pki, &stored(&server, 1), "bob");
+    // Decrypted: multipart/signed around message/rfc822; verify with both.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("signed.eml"), &clear).unwrap();
+    let verified = openssl_verify(&pki, &dir.path().join("signed.eml"));
+    let (signed, sig) = split_signed(&clear);
+    assert_eq!(verified, signed);
+    gpg.verify(&signed, &sig);
+    let wrapper = parse(&signed);
+    assert!(
+        wrapper["structure"]
+            .as_str()
+            .unwrap()
+            .starts_with("message/rfc822("),
+        "{}",
+        wrapper["structure"]
+    );
+    // Inside: the real message, same Date and Message-ID as outside.
+    let body_at = entity_find(&signed, b"\r\n\r\n", 0) + 4;
+    let inner = parse(&signed[body_at..]);
+    assert_eq!(
+        header(&inner, "Subject"),
+        Some("Payslip November — confidential")
+    );
+    assert_eq!(header(&inner, "X-Priority"), Some("1 (Highest)"));
+    assert_eq!(header(&inner, "Message-ID"), header(m, "Message-ID"));
+    assert_eq!(header(&inner, "Date"), header(m, "Date"));
+    check_invoice(&inner);
+}
+
+#[test]
+fn certificate_problems_each_have_their_code_and_never_the_password() {
+    let pki = Pki::new();
+    let server = SmtpServer::start();
+    let aes = pki.p12("tech", PW, "aes");
+    let mut h = 0;
+    let cases: Vec<(String, i32, &str)> = vec![
+        (
+            smime_props(&server, &aes, "Sign=true;PwdCertif=wrong-one"),
+            301,
+            "password",
+        ),
+        (
+            smime_props(&server, &pki.path("tech.pem"), "Sign=true"),
+            300,
+            "not a PKCS#12",
+        ),
+        (
+            smime_props(&server, Path::new("/no/such.p12"), "Sign=true"),
+            200,
+            "does not exist",
+        ),
+        (
+            smime_props(&server, &pki.p12("expired", PW, "aes"), "Sign=true"),
+            305,
+            "expired",
+        ),
+        (
+            smime_props(&server, &pki.p12("bob", PW, "aes"), "Sign=true"),
+            307,
+            "bob@example.test",
+        ),
+        (format!("{};Sign=true", server.props()), 105, "Certif"),
+        (
+            smime_props(&server, &aes, "SecureHeaders=true"),
+            106,
+            "SecureHeaders",
+        ),
+        (
+            smime_props(&server, &aes, "Encrypt=true;EncryptAlgo=DES"),
+            106,
+            "EncryptAlgo",
+        ),
+    ];
+    for (props, code, says) in cases {
+        let (rc, text) = call(&mut h, "MAILSMTP", &props, "");
+        assert_eq!(rc, code, "{props}: {text}");
+        assert!(text.contains(says), "{text}");
+        assert!(
+            !text.contains(PW) && !text.contains("wrong-one"),
+            "a password in RESULT: {text}"
+        );
+        assert_eq!(h, 0);
+    }
+    // Legacy (RC2-40) and 3DES files load too.
+    for style in ["legacy", "3des"] {
+        ok(
+            &mut h,
+            "MAILSMTP",
+            &smime_props(&server, &pki.p12("tech", PW, style), "Sign=true"),
+            "",
+        );
+        ok(&mut h, "MAILPREP", "bob@example.test", style);
+        ok(&mut h, "MAILSEND", "", "");
+    }
+    ok(&mut h, "MAILEND", "", "");
+    server.wait_for(2);
+    openssl_verify(&pki, &stored(&server, 1));
+
+    // A recipient without a certificate: nothing is sent, the draft is kept.
+    let extra = format!(
+        "Encrypt=true;RecipientCerts=\"{}\"",
+        pki.path("bob.pem").display()
+    );
+    ok(&mut h, "MAILSMTP", &smime_props(&server, &aes, &extra), "");
+    ok(
+        &mut h,
+        "MAILPREP",
+        "bob@example.test; dave@example.test",
+        "who",
+    );
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 304, "{text}");
+    assert!(text.contains("dave@example.test"), "{text}");
+    // Without RecipientCerts: encrypted to the sender's certificate only (the vendor's way).
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &smime_props(&server, &aes, "Encrypt=true"),
+        "",
+    );
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    server.wait_for(3);
+    let clear = openssl_decrypt(&pki, &stored(&server, 3), "tech");
+    assert!(String::from_utf8_lossy(&clear).contains("Content-Type: text/plain"));
+}
