@@ -524,7 +524,11 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
         outer_subject,
         !sm.secure_headers,
     );
-    let bytes = finish(outer, entity, &date, &rcpts, settings)?.formatted();
+    let mut bytes = finish(outer, entity, &date, &rcpts, settings)?.formatted();
+    // DKIM last: it signs the message exactly as it goes out, after S/MIME.
+    if let Some(dkim) = &settings.dkim {
+        bytes = dkim.sign(bytes)?;
+    }
     Ok(Outgoing {
         bytes,
         from: settings.sender.email.clone(),

@@ -25,6 +25,7 @@
 mod charset;
 pub mod command;
 mod compose;
+mod dkim;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;

@@ -96,6 +96,8 @@ pub struct Settings {
     /// Extra attempts after a transient failure (`Retries`).
     pub retries: u32,
     pub smime: Smime,
+    /// DKIM signing of every message (`DKIMKey`, `DKIMDomain`, `DKIMSelector`).
+    pub dkim: Option<crate::dkim::DkimSigner>,
 }
 
 /// S/MIME settings (SPEC §6): the .p12 is loaded and checked at MAILSMTP.
@@ -187,14 +189,6 @@ const KEYS: &[(&str, Key)] = &[
 
 /// Keys whose values are never shown, nor the text that follows them.
 const SECRET_KEYS: &[&str] = &["password", "PwdCertif"];
-
-/// The spelling of a key in SPEC, for messages.
-fn key_name(k: Key) -> &'static str {
-    KEYS.iter()
-        .find(|(_, key)| *key == k)
-        .map(|(n, _)| *n)
-        .unwrap_or("?")
-}
 
 fn bad_value(msg: String) -> Error {
     Error::new(LnccmdStatus::BadValue, msg)
@@ -381,12 +375,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     let mut certif = None;
     let mut certif_password = String::new();
     let mut recipient_certs = None;
-    // Last value wins for every key, so "not supported" is decided at the end.
-    let mut not_default: Vec<(Key, bool, String)> = Vec::new();
-    let mut flag = |k: Key, on: bool, what: String| {
-        not_default.retain(|(key, _, _)| *key != k);
-        not_default.push((k, on, what));
-    };
+    let (mut dkim_key, mut dkim_domain, mut dkim_selector) = (None, None, None);
 
     for (idx, p) in items.iter().enumerate() {
         let Some(&(name, key)) = KEYS.iter().find(|(n, _)| n.eq_ignore_ascii_case(&p.key)) else {
@@ -490,8 +479,13 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                 };
             }
             Key::DkimKeyFile | Key::DkimDomain | Key::DkimSelector => {
-                let on = !text_value(p, name, false)?.is_empty();
-                flag(key, on, format!("'{name}'"));
+                let v = text_value(p, name, false)?;
+                let v = (!v.is_empty()).then_some(v);
+                match key {
+                    Key::DkimKeyFile => dkim_key = v,
+                    Key::DkimDomain => dkim_domain = v,
+                    _ => dkim_selector = v,
+                }
             }
             Key::Retries => retries = parse_number(name, v, 0, 10)?,
             Key::AuthMethod => {
@@ -542,15 +536,16 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             "required property 'Sender' is missing (Sender=\"you@example.com\")",
         ));
     };
-    if let Some((k, _, what)) = not_default.iter().find(|(_, on, _)| *on) {
-        return Err(Error::new(
-            LnccmdStatus::NotSupported,
-            format!(
-                "{what} is not supported yet by this version of lnccmd ({}); nothing was changed",
-                key_name(*k)
-            ),
-        ));
-    }
+    let dkim = match (dkim_key, dkim_domain, dkim_selector) {
+        (None, None, None) => None,
+        (Some(k), Some(d), Some(s)) => Some(crate::dkim::DkimSigner::load(&k, &d, &s)?),
+        _ => {
+            return Err(Error::new(
+                LnccmdStatus::MissingProperty,
+                "DKIM signing needs all three of 'DKIMKey', 'DKIMDomain' and 'DKIMSelector'",
+            ));
+        }
+    };
     let sender = mailbox(sender, check_mail)?;
     if sm.sign || sm.encrypt {
         let Some(file) = certif else {
@@ -622,6 +617,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         input,
         retries,
         smime: sm,
+        dkim,
     })
 }
 
@@ -780,16 +776,31 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_features_are_refused_not_ignored() {
-        for (s, what) in [
-            ("DKIMKey=/k.pem", "DKIMKey"),
-            ("DKIMDomain=x.test", "DKIMDomain"),
-            ("DKIMSelector=s1", "DKIMSelector"),
+    fn dkim_needs_all_three_properties() {
+        let base = "Server=x.test;Sender=a@b.test";
+        for extra in [
+            "DKIMKey=/k.pem",
+            "DKIMDomain=b.test",
+            "DKIMKey=/k.pem;DKIMSelector=s1",
         ] {
-            let e = parse(&format!("Server=x.test;Sender=a@b.test;{s}")).unwrap_err();
-            assert_eq!(e.status, LnccmdStatus::NotSupported, "{s}: {}", e.detail);
-            assert!(e.detail.contains(what), "{s}: {}", e.detail);
+            let e = parse(&format!("{base};{extra}")).unwrap_err();
+            assert_eq!(e.status, LnccmdStatus::MissingProperty, "{extra}");
         }
+        let e = parse(&format!(
+            "{base};DKIMKey=/no/k.pem;DKIMDomain=b.test;DKIMSelector=s1"
+        ))
+        .unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::FileNotFound);
+        let e = parse(&format!(
+            "{base};DKIMKey=/etc/hostname;DKIMDomain=b.test;DKIMSelector=s1"
+        ))
+        .unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadValue);
+        let e = parse(&format!(
+            "{base};DKIMKey=/etc/hostname;DKIMDomain=\"b test\";DKIMSelector=s1"
+        ))
+        .unwrap_err();
+        assert!(e.detail.contains("DKIMDomain"), "{}", e.detail);
     }
 
     #[test]

@@ -591,3 +591,88 @@ fn certificate_problems_each_have_their_code_and_never_the_password() {
     let clear = openssl_decrypt(&pki, &stored(&server, 3), "tech");
     assert!(String::from_utf8_lossy(&clear).contains("Content-Type: text/plain"));
 }
+
+/// DKIM (RFC 6376, RFC 8463) verified by dkimpy, on plain and on signed and
+/// encrypted messages (DKIM signs the final bytes, after S/MIME).
+#[test]
+fn dkim_signatures_verify_with_dkimpy() {
+    use openssl::pkey::PKey;
+    let pki = Pki::new();
+    let server = SmtpServer::start();
+    let keys = tempfile::tempdir().unwrap();
+    let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let ed = PKey::generate_ed25519().unwrap();
+    std::fs::write(
+        keys.path().join("rsa.pem"),
+        rsa.private_key_to_pem_pkcs8().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        keys.path().join("ed.pem"),
+        ed.private_key_to_pem_pkcs8().unwrap(),
+    )
+    .unwrap();
+    let rsa_pub = openssl::base64::encode_block(&rsa.public_key_to_der().unwrap());
+    let ed_pub = openssl::base64::encode_block(&ed.raw_public_key().unwrap());
+    let cases = [
+        ("rsa", "rsa.pem", rsa_pub.as_str(), ""),
+        ("ed25519", "ed.pem", ed_pub.as_str(), ""),
+        (
+            "rsa",
+            "rsa.pem",
+            rsa_pub.as_str(),
+            "Sign=true;Encrypt=true;",
+        ),
+    ];
+    let p12 = pki.p12("tech", PW, "aes");
+    let mut h = 0;
+    for (i, (_, file, _, extra)) in cases.iter().enumerate() {
+        let props = format!(
+            "{};Certif=\"{}\";PwdCertif=\"{PW}\";{extra}DKIMKey=\"{}\";DKIMDomain=example.test;DKIMSelector=s{i}",
+            server.props(),
+            p12.display(),
+            keys.path().join(file).display()
+        );
+        ok(&mut h, "MAILSMTP", &props, "");
+        invoice(
+            &mut h,
+            "Bob <bob@example.test>",
+            &format!("DKIM {i}: Ünïcödé   spaces"),
+        );
+        ok(&mut h, "MAILSEND", "", "");
+    }
+    ok(&mut h, "MAILEND", "", "");
+    server.wait_for(cases.len());
+    for (i, (ktype, _, public, _)) in cases.iter().enumerate() {
+        let out = Command::new("python3")
+            .arg(root().join("tests/support/dkim_verify.py"))
+            .arg(stored(&server, i + 1))
+            .args([&format!("s{i}"), "example.test", ktype, public])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "dkimpy rejected message {i}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // A changed byte in the body breaks it: the verifier is really checking.
+        let mut raw = server.raw(i + 1);
+        let at = raw.len() - 10;
+        raw[at] = if raw[at] == b'A' { b'B' } else { b'A' };
+        let tampered = server.dir.path().join(format!("tampered{i}.eml"));
+        std::fs::write(&tampered, raw).unwrap();
+        let out = Command::new("python3")
+            .arg(root().join("tests/support/dkim_verify.py"))
+            .arg(&tampered)
+            .args([&format!("s{i}"), "example.test", ktype, public])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "a tampered message verified");
+    }
+    // The S/MIME one still verifies with openssl after DKIM.
+    let clear = openssl_decrypt(&pki, &stored(&server, 3), "tech");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.eml"), &clear).unwrap();
+    openssl_verify(&pki, &dir.path().join("s.eml"));
+}
