@@ -185,6 +185,75 @@ fn invoice_c_sends_html_pdf_logo_in_windows_1252() {
 }
 
 #[test]
+fn signed_invoice_c_signs_encrypts_and_protects_headers() {
+    let pki = common::pki::Pki::new();
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile("signed_invoice", dir.path());
+    let certs = dir.path().join("clients");
+    std::fs::create_dir(&certs).unwrap();
+    std::fs::copy(pki.path("bob.pem"), certs.join("bob.pem")).unwrap();
+    let p12 = pki.p12("tech", "c-example pw", "aes");
+    let data = root().join("c-examples/data");
+    let port = server.port.to_string();
+    let out = run(
+        &exe,
+        &[
+            "127.0.0.1",
+            &port,
+            data.to_str().unwrap(),
+            p12.to_str().unwrap(),
+            "c-example pw",
+            certs.to_str().unwrap(),
+            "Bob <bob@example.test>",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "signed_invoice failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = &server.wait_for(1)[0];
+    assert_eq!(header(m, "Subject"), Some("Document from Example Ltd"));
+    assert_eq!(m["structure"], "application/pkcs7-mime");
+    // Decrypted by bob, then the signature verified: the real subject inside.
+    let clear = Command::new("openssl")
+        .args(["cms", "-decrypt", "-in"])
+        .arg(server.dir.path().join("1.eml"))
+        .arg("-recip")
+        .arg(pki.path("bob.pem"))
+        .arg("-inkey")
+        .arg(pki.path("bob.key"))
+        .output()
+        .unwrap();
+    assert!(
+        clear.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clear.stderr)
+    );
+    let signed = dir.path().join("signed.eml");
+    std::fs::write(&signed, &clear.stdout).unwrap();
+    let verified = Command::new("openssl")
+        .args(["cms", "-verify", "-in"])
+        .arg(&signed)
+        .arg("-CAfile")
+        .arg(pki.path("ca.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let inner = String::from_utf8_lossy(&verified.stdout);
+    assert!(inner.starts_with("Content-Type: message/rfc822"), "{inner}");
+    assert!(
+        inner.contains("Subject: Invoice 42 - 1 234,56 EUR"),
+        "{inner}"
+    );
+}
+
+#[test]
 fn header_compiles_as_pedantic_c99_and_as_cpp() {
     let dir = tempfile::tempdir().unwrap();
     let c_src = dir.path().join("use.c");
