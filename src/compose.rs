@@ -494,6 +494,7 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
         .collect();
     let sm = &settings.smime;
     let mut entity = body(draft, sm.active())?;
+    let mut encrypted_body = None;
     let outer_subject = if sm.active() {
         if sm.secure_headers {
             // The whole message, headers included, is what is protected.
@@ -508,7 +509,7 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
                     )),
             );
         }
-        entity = protect(settings, entity, &rcpts)?;
+        (entity, encrypted_body) = protect(settings, entity, &rcpts)?;
         if sm.secure_headers {
             sm.wrapper_subject.as_deref()
         } else {
@@ -525,6 +526,12 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
         !sm.secure_headers,
     );
     let mut bytes = finish(outer, entity, &date, &rcpts, settings)?.formatted();
+    if let Some(mut body) = encrypted_body {
+        // Headers in front of the body, in the body's buffer: realloc grows
+        // it in place (mremap) rather than copying the whole message.
+        body.splice(0..0, bytes);
+        bytes = body;
+    }
     // DKIM last: it signs the message exactly as it goes out, after S/MIME.
     if let Some(dkim) = &settings.dkim {
         bytes = dkim.sign(bytes)?;
@@ -618,7 +625,14 @@ fn entity_bytes(entity: &Part) -> Vec<u8> {
 
 /// Sign (multipart/signed, detached) then encrypt (application/pkcs7-mime),
 /// as configured (SPEC §6.1, §6.2).
-fn protect(settings: &Settings, mut entity: Part, rcpts: &[Address]) -> Result<Part> {
+///
+/// Returns the entity, and for an encrypted one its base64 body apart (the
+/// entity then has an empty body).
+fn protect(
+    settings: &Settings,
+    mut entity: Part,
+    rcpts: &[Address],
+) -> Result<(Part, Option<Vec<u8>>)> {
     let sm = &settings.smime;
     let id = sm
         .identity
@@ -648,20 +662,29 @@ fn protect(settings: &Settings, mut entity: Part, rcpts: &[Address]) -> Result<P
                 certs.push(crate::smime::recipient_cert(pool, r.as_ref())?.clone());
             }
         }
-        let der = crate::smime::encrypt(&certs, &entity_bytes(&entity), sm.algo)?;
+        // The clear entity is not needed once its bytes are taken: dropped
+        // before encrypting, as the bytes are inside encrypt (peak memory).
+        let content = entity_bytes(&entity);
+        drop(entity);
+        let der = crate::smime::encrypt(&certs, content, sm.algo)?;
         let ct = format!(
             "application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"",
             sm.algo.smime_type()
         );
-        entity = Part::Single(
-            SinglePart::builder()
-                .header(ContentType::parse(&ct).map_err(internal)?)
-                .header(ContentDisposition::attachment("smime.p7m"))
-                .header(ContentTransferEncoding::Base64)
-                .body(der),
-        );
+        // The part is built with an empty body; its base64 body is returned
+        // apart and put after the headers in place (see `compose`), so the
+        // message is never held twice in memory.
+        let encoded = Body::new_with_encoding(der, ContentTransferEncoding::Base64)
+            .map_err(|_| internal("base64"))?
+            .into_vec();
+        let part = SinglePart::builder()
+            .header(ContentType::parse(&ct).map_err(internal)?)
+            .header(ContentDisposition::attachment("smime.p7m"))
+            .header(ContentTransferEncoding::Base64)
+            .body(Body::dangerous_pre_encoded(Vec::new(), ContentTransferEncoding::Base64));
+        return Ok((Part::Single(part), Some(encoded)));
     }
-    Ok(entity)
+    Ok((entity, None))
 }
 
 #[cfg(test)]

@@ -314,7 +314,9 @@ pub fn sign(id: &Identity, content: &[u8]) -> Result<Vec<u8>> {
 
 /// CMS EnvelopedData (or AuthEnvelopedData for GCM), DER, of `content` for
 /// every certificate in `recipients`.
-pub fn encrypt(recipients: &[X509], content: &[u8], algo: Algo) -> Result<Vec<u8>> {
+/// `content` is taken by value and freed as soon as OpenSSL holds the
+/// encrypted copy (peak memory with large attachments).
+pub fn encrypt(recipients: &[X509], content: Vec<u8>, algo: Algo) -> Result<Vec<u8>> {
     let fail = |e: openssl::error::ErrorStack| {
         Error::new(
             LnccmdStatus::EncryptFailed,
@@ -325,7 +327,8 @@ pub fn encrypt(recipients: &[X509], content: &[u8], algo: Algo) -> Result<Vec<u8
     for c in recipients {
         certs.push(c.clone()).map_err(fail)?;
     }
-    let cms = CmsContentInfo::encrypt(&certs, content, algo.cipher(), CMSOptions::BINARY)
+    let cms = CmsContentInfo::encrypt(&certs, &content, algo.cipher(), CMSOptions::BINARY)
         .map_err(fail)?;
+    drop(content);
     cms.to_der().map_err(fail)
 }
