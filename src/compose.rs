@@ -681,7 +681,10 @@ fn protect(
             .header(ContentType::parse(&ct).map_err(internal)?)
             .header(ContentDisposition::attachment("smime.p7m"))
             .header(ContentTransferEncoding::Base64)
-            .body(Body::dangerous_pre_encoded(Vec::new(), ContentTransferEncoding::Base64));
+            .body(Body::dangerous_pre_encoded(
+                Vec::new(),
+                ContentTransferEncoding::Base64,
+            ));
         return Ok((Part::Single(part), Some(encoded)));
     }
     Ok((entity, None))

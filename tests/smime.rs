@@ -61,18 +61,12 @@ impl Gpgsm {
         c
     }
 
-    /// Imports a 3DES .p12 (gpgsm 2.2 cannot read OpenSSL 3's default).
-    fn import_key(&self, p12: &Path) {
+    /// Runs gpgsm with `args`, the passphrase on its standard input.
+    fn with_passphrase(&self, what: &str, args: &[&std::ffi::OsStr]) {
         let mut child = self
             .cmd()
-            .args([
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase-fd",
-                "0",
-                "--import",
-            ])
-            .arg(p12)
+            .args(["--pinentry-mode", "loopback", "--passphrase-fd", "0"])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -88,9 +82,14 @@ impl Gpgsm {
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "gpgsm import: {}",
+            "gpgsm {what}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// Imports a 3DES .p12 (gpgsm 2.2 cannot read OpenSSL 3's default).
+    fn import_key(&self, p12: &Path) {
+        self.with_passphrase("import", &["--import".as_ref(), p12.as_os_str()]);
     }
 
     /// GOODSIG and full trust, over exactly these bytes.
@@ -115,37 +114,17 @@ impl Gpgsm {
 
     fn decrypt(&self, der: &[u8]) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("msg.p7m"), der).unwrap();
+        let input = dir.path().join("msg.p7m");
         let out = dir.path().join("out");
-        let mut child = self
-            .cmd()
-            .args([
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase-fd",
-                "0",
-                "--output",
-            ])
-            .arg(&out)
-            .arg("--decrypt")
-            .arg(dir.path().join("msg.p7m"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PW}\n").as_bytes())
-            .unwrap();
-        let res = child.wait_with_output().unwrap();
-        assert!(
-            res.status.success(),
-            "gpgsm decrypt: {}",
-            String::from_utf8_lossy(&res.stderr)
+        std::fs::write(&input, der).unwrap();
+        self.with_passphrase(
+            "decrypt",
+            &[
+                "--output".as_ref(),
+                out.as_os_str(),
+                "--decrypt".as_ref(),
+                input.as_os_str(),
+            ],
         );
         std::fs::read(out).unwrap()
     }
