@@ -359,6 +359,11 @@ fn stalled_server_times_out_within_twice_timeout() {
     assert!(text.contains("within 1 s"), "{text}");
     // Generous bound: this asserts "no hang", not speed.
     assert!(took < Duration::from_secs(2 + 3), "{took:?}");
+    // The draft is intact: a working server gets it.
+    let good = SmtpServer::start();
+    ok(&mut h, "MAILSMTP", &good.props(), "");
+    ok(&mut h, "MAILSEND", "", "");
+    assert_eq!(header(&good.wait_for(1)[0], "Subject"), Some("stall"));
     ok(&mut h, "MAILEND", "", "");
 }
 

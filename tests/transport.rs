@@ -44,6 +44,14 @@ fn timed_send(h: &mut i32, timeout: u64) -> (i32, String) {
     r
 }
 
+/// The draft survived the failure: the same MAILSEND delivers it elsewhere.
+fn deliver_kept_draft(h: &mut i32, subject: &str) {
+    let good = SmtpServer::start();
+    ok(h, "MAILSMTP", &good.props(), "");
+    ok(h, "MAILSEND", "", "");
+    assert_eq!(header(&good.wait_for(1)[0], "Subject"), Some(subject));
+}
+
 /// MAILPREP with a subject, so a later successful send proves the draft was intact.
 fn prep(h: &mut i32, subject: &str) {
     ok(
@@ -252,7 +260,7 @@ fn auth_not_offered_and_auth_temporarily_failing() {
         &format!("{};UserId=u;password=pw;AllowPlainAuth=yes", fault.props(2)),
         "",
     );
-    prep(&mut h, "x");
+    prep(&mut h, "auth not offered and auth temporarily failing");
     let (rc, text) = timed_send(&mut h, 2);
     assert_eq!(rc, 406, "{text}");
     assert!(text.contains("offers no AUTH mechanism"), "{text}");
@@ -260,6 +268,7 @@ fn auth_not_offered_and_auth_temporarily_failing() {
     assert_eq!(rc, 504, "{text}");
     assert!(text.contains("454"), "{text}");
     assert_eq!(fault.count("MAIL"), 0);
+    deliver_kept_draft(&mut h, "auth not offered and auth temporarily failing");
     ok(&mut h, "MAILEND", "", "");
 }
 
@@ -343,11 +352,12 @@ fn starttls_injection_is_refused() {
         &format!("{};enableSSL=true;useTestMode=true", fault.props(2)),
         "",
     );
-    prep(&mut h, "x");
+    prep(&mut h, "starttls injection is refused");
     let (rc, text) = timed_send(&mut h, 2);
     assert_eq!(rc, 402, "{text}");
     assert!(text.contains("STARTTLS injection"), "{text}");
     assert_eq!(fault.count("MAIL"), 0);
+    deliver_kept_draft(&mut h, "starttls injection is refused");
     ok(&mut h, "MAILEND", "", "");
 }
 
@@ -364,10 +374,11 @@ fn smtps_handshake_stall_times_out() {
         ),
         "",
     );
-    prep(&mut h, "x");
+    prep(&mut h, "smtps handshake stall times out");
     let (rc, text) = timed_send(&mut h, 2);
     assert_eq!(rc, 401, "{text}");
     assert!(text.contains("TLS handshake"), "{text}");
+    deliver_kept_draft(&mut h, "smtps handshake stall times out");
     ok(&mut h, "MAILEND", "", "");
 }
 
@@ -386,9 +397,10 @@ fn starttls_handshake_stall_times_out() {
         &format!("{};enableSSL=true;useTestMode=true", fault.props(2)),
         "",
     );
-    prep(&mut h, "x");
+    prep(&mut h, "starttls handshake stall times out");
     let (rc, text) = timed_send(&mut h, 2);
     assert_eq!(rc, 401, "{text}");
+    deliver_kept_draft(&mut h, "starttls handshake stall times out");
     ok(&mut h, "MAILEND", "", "");
 }
 
@@ -616,8 +628,27 @@ fn a_dripping_reply_is_bounded() {
     });
     let mut h = 0;
     ok(&mut h, "MAILSMTP", &fault.props(1), "");
-    prep(&mut h, "x");
+    prep(&mut h, "a dripping reply is bounded");
     let (rc, text) = timed_send(&mut h, 1);
     assert_eq!(rc, 401, "{text}");
+    deliver_kept_draft(&mut h, "a dripping reply is bounded");
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn a_non_ascii_local_part_needs_smtputf8() {
+    // A server without SMTPUTF8 (the scripted peer offers 8BITMIME only).
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        let _ = p.hello(&[]);
+        let _ = p.serve_until_data(Peer::ok_reply);
+    });
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(2), "");
+    ok(&mut h, "MAILPREP", "zoë@example.test", "utf8");
+    let (rc, text) = timed_send(&mut h, 2);
+    assert_eq!(rc, 108, "{text}");
+    assert!(text.contains("SMTPUTF8"), "{text}");
+    assert_eq!(fault.count("MAIL"), 0);
+    deliver_kept_draft(&mut h, "utf8");
     ok(&mut h, "MAILEND", "", "");
 }
