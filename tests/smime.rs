@@ -478,8 +478,29 @@ fn certificate_problems_each_have_their_code_and_never_the_password() {
     let pki = Pki::new();
     let server = SmtpServer::start();
     let aes = pki.p12("tech", PW, "aes");
+    // A .p12 with the certificate and no key.
+    let nokey = pki.path("nokey.p12");
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "pkcs12",
+                "-export",
+                "-nokeys",
+                "-passout",
+                &format!("pass:{PW}"),
+                "-in",
+            ])
+            .arg(pki.path("tech.pem"))
+            .arg("-out")
+            .arg(&nokey),
+    );
     let mut h = 0;
     let cases: Vec<(String, i32, &str)> = vec![
+        (
+            smime_props(&server, &nokey, "Sign=true"),
+            300,
+            "no private key",
+        ),
         (
             smime_props(&server, &aes, "Sign=true;PwdCertif=wrong-one"),
             301,
