@@ -6,7 +6,9 @@
  *     reuse: one session (MAILSMTP once), MAILPREP/MAILTEXT/MAILSEND per message
  *     new:   MAILSMTP ... MAILEND per message (a new connection each time)
  *
- * Prints "messages/s <rate>" measured around the sending loop.
+ * Prints "messages/s <rate>" measured around the sending loop, then
+ * "rss_kib <after 1,000 messages> <at the end>" (resident memory, to see
+ * that a long session does not grow).
  */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include <stdio.h>
@@ -17,6 +19,20 @@
 #include "lnccmd.h"
 
 static char result[LNCCMD_RESULT_LEN];
+
+/* Resident set size now, in KiB (Linux /proc). */
+static long rss_kib(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) {
+            resident = 0;
+        }
+        fclose(f);
+    }
+    return resident * 4;
+}
 
 static void must(int32_t *h, const char *cmd, const char *p1, const char *p2)
 {
@@ -32,6 +48,7 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     int32_t h = 0;
     int i, count, reuse;
+    long rss_1000 = 0;
 
     if (argc != 4) {
         fprintf(stderr, "usage: send_many PORT COUNT reuse|new\n");
@@ -61,6 +78,9 @@ int main(int argc, char **argv)
         if (!reuse) {
             must(&h, "MAILEND", NULL, NULL);
         }
+        if (i + 1 == 1000) {
+            rss_1000 = rss_kib();
+        }
     }
     if (reuse) {
         must(&h, "MAILEND", NULL, NULL);
@@ -68,5 +88,6 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("messages/s %.1f\n",
            count / ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9));
+    printf("rss_kib %ld %ld\n", rss_1000, rss_kib());
     return 0;
 }

@@ -1,6 +1,8 @@
 //! The C examples: compiled with -Wall -Wextra -Werror against the checked-in
 //! header, linked to the freshly built liblnccmd.so, run against aiosmtpd.
-//! With VALGRIND=1 they run under valgrind (errors and definite leaks fail).
+//! With VALGRIND=1 they run under valgrind (errors and definite leaks fail);
+//! with SANITIZE=1 they are built with -fsanitize=address,undefined (any
+//! report, leaks included, fails).
 
 mod common;
 
@@ -16,7 +18,15 @@ fn compile(example: &str, out_dir: &Path) -> std::path::PathBuf {
         lib_dir.display()
     );
     let exe = out_dir.join(example);
-    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "gcc".into()))
+    let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "gcc".into()));
+    if std::env::var_os("SANITIZE").is_some() {
+        cc.args([
+            "-fsanitize=address,undefined",
+            "-fno-omit-frame-pointer",
+            "-fno-sanitize-recover=all",
+        ]);
+    }
+    let status = cc
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
         .arg("-I")
         .arg(root().join("include"))

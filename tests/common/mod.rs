@@ -345,3 +345,24 @@ pub fn leaf_parts(msg: &Value) -> Vec<&Value> {
         .filter(|p| p["multipart"].is_null())
         .collect()
 }
+
+/// One call through `lnccmd_fixed`: any bytes, NULs included.
+pub fn call_fixed(handle: &mut i32, cmd: &str, parm1: &[u8], parm2: &[u8]) -> (i32, String) {
+    let mut result = [0u8; lnccmd::LNCCMD_RESULT_LEN];
+    let rc = unsafe {
+        lnccmd::lnccmd_fixed(
+            handle,
+            cmd.as_ptr().cast(),
+            cmd.len(),
+            std::ptr::null(),
+            0,
+            parm1.as_ptr().cast(),
+            parm1.len(),
+            parm2.as_ptr().cast(),
+            parm2.len(),
+            result.as_mut_ptr().cast(),
+            result.len(),
+        )
+    };
+    (rc, String::from_utf8_lossy(&result).trim_end().to_string())
+}
