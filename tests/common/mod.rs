@@ -192,6 +192,30 @@ pub fn rcpts(msg: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Every password and certificate password the test suite uses. No RESULT
+/// and no log line anywhere in the suite may contain one, nor its base64
+/// (checked in `call`, `call_fixed` and `read_log`).
+pub const TEST_SECRETS: &[&str] = &[
+    "s3cret-pw",
+    "Pf-s3cret",
+    "p12-Secret!",
+    "c-example pw",
+    "wrong-pw",
+    "not-it",
+    "wrong-one",
+    "Sup3rSecret",
+];
+
+pub fn assert_no_secret(place: &str, text: &str) {
+    for s in TEST_SECRETS {
+        let b64 = openssl::base64::encode_block(s.as_bytes());
+        assert!(
+            !text.contains(s) && !text.contains(&b64),
+            "a password in {place}: {text}"
+        );
+    }
+}
+
 /// One call through the exported C function `lnccmd`.
 pub fn call(handle: &mut i32, cmd: &str, parm1: &str, parm2: &str) -> (i32, String) {
     call_bytes(handle, cmd, parm1.as_bytes(), parm2.as_bytes())
@@ -223,6 +247,7 @@ pub fn call_bytes(handle: &mut i32, cmd: &str, parm1: &[u8], parm2: &[u8]) -> (i
         .to_str()
         .unwrap()
         .to_string();
+    assert_no_secret("RESULT", &text);
     assert_eq!(
         text.split(' ').next().unwrap(),
         rc.to_string(),
@@ -255,6 +280,7 @@ pub fn target_dir() -> PathBuf {
 /// The rows of a send log, as maps from column name to value.
 pub fn read_log(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let bytes = std::fs::read(path).unwrap();
+    assert_no_secret("the send log", &String::from_utf8_lossy(&bytes));
     let text = bytes
         .strip_prefix(b"\xEF\xBB\xBF")
         .expect("the log starts with a UTF-8 BOM");
@@ -364,5 +390,7 @@ pub fn call_fixed(handle: &mut i32, cmd: &str, parm1: &[u8], parm2: &[u8]) -> (i
             result.len(),
         )
     };
-    (rc, String::from_utf8_lossy(&result).trim_end().to_string())
+    let text = String::from_utf8_lossy(&result).trim_end().to_string();
+    assert_no_secret("RESULT", &text);
+    (rc, text)
 }
