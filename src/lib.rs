@@ -39,4 +39,26 @@ mod smime;
 mod transport;
 
 pub use error::LnccmdStatus;
+
+/// Entry points for the fuzz targets only (`cargo fuzz` builds with
+/// `--cfg fuzzing`): the pure parsers, which the C ABI reaches only through
+/// a session.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The property-string parser (SPEC §2), with `password` as a secret.
+    pub fn properties(s: &str) -> bool {
+        crate::props::parse_properties_with_secrets(s, &["password"]).is_ok()
+    }
+
+    /// The address-list parser (SPEC §3).
+    pub fn addresses(s: &str) -> bool {
+        crate::props::parse_address_list(s).is_ok()
+    }
+
+    /// MAILSMTP's settings (every key, file checks included).
+    pub fn settings(s: &str) -> bool {
+        crate::settings::parse(s).is_ok()
+    }
+}
 pub use ffi::{LNCCMD_RESULT_LEN, lnccmd, lnccmd_fixed, lnccmd_strerror, lnccmd_version};

@@ -244,3 +244,94 @@ fn huge_parameters_links_and_devices() {
     assert_eq!(parts[0]["filename"], "link.txt");
     assert_eq!(parts[0]["sha256"], sha256_hex(b"through a link"));
 }
+
+const RSS_CHILD_ENV: &str = "LNCCMD_TEST_RSS_CHILD";
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Runs in a child process only: 10,000 messages through one handle.
+#[test]
+fn rss_child_process() {
+    let Ok(port) = std::env::var(RSS_CHILD_ENV) else {
+        return;
+    };
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("Server=127.0.0.1;port={port};Sender=t@example.test"),
+        "",
+    );
+    let body = "a line of text for the message body\n".repeat(50);
+    let mut at_1000 = 0;
+    for i in 1..=10_000 {
+        ok(
+            &mut h,
+            "MAILPREP",
+            "sink@example.test",
+            &format!("subject=\"message {i}\""),
+        );
+        ok(&mut h, "MAILTEXT", &body, "");
+        ok(&mut h, "MAILSEND", "", "");
+        if i == 1_000 {
+            at_1000 = rss_kib();
+        }
+    }
+    ok(&mut h, "MAILEND", "", "");
+    println!("\nRSS {at_1000} {}", rss_kib());
+}
+
+/// SPEC-level promise for batch jobs: a long session does not grow.
+#[test]
+fn a_session_of_10000_messages_does_not_grow() {
+    let port = free_port();
+    let mut sink = std::process::Command::new("smtp-sink")
+        .args(["-u", "nobody", &format!("127.0.0.1:{port}"), "100"])
+        .spawn()
+        .expect("smtp-sink (postfix) is needed: scripts/setup-deps");
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "smtp-sink did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "rss_child_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(RSS_CHILD_ENV, port.to_string())
+        .output()
+        .unwrap();
+    let _ = sink.kill();
+    let _ = sink.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rss: Vec<u64> = stdout
+        .lines()
+        .find_map(|l| l.split_once("RSS ").map(|(_, v)| v.to_string()))
+        .expect("the child reports its RSS")
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    eprintln!(
+        "RSS after 1,000 messages: {} KiB, after 10,000: {} KiB",
+        rss[0], rss[1]
+    );
+    assert!(
+        rss[1] * 10 <= rss[0] * 11,
+        "RSS grew more than 10 %: {rss:?}"
+    );
+}
