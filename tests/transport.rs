@@ -652,3 +652,45 @@ fn a_non_ascii_local_part_needs_smtputf8() {
     deliver_kept_draft(&mut h, "utf8");
     ok(&mut h, "MAILEND", "", "");
 }
+
+#[test]
+fn expired_and_wrong_host_certificates_are_not_trusted() {
+    let pki = Pki::new();
+    for (name, says) in [
+        ("server-expired", "expired"),
+        ("server-otherhost", "mismatch"),
+    ] {
+        let cert = pki.path(&format!("{name}.pem"));
+        let key = pki.path(&format!("{name}.key"));
+        let server = SmtpServer::start_with(
+            0,
+            &[
+                "--tls",
+                "starttls",
+                "--cert",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        );
+        let mut h = 0;
+        let ca = pki.path("ca.pem");
+        ok(
+            &mut h,
+            "MAILSMTP",
+            &format!(
+                "{};enableSSL=true;TrustCert=\"{}\"",
+                base(server.port),
+                ca.display()
+            ),
+            "",
+        );
+        prep(&mut h, name);
+        let (rc, text) = timed_send(&mut h, 10);
+        assert_eq!(rc, 403, "{name}: {text}");
+        assert!(text.to_ascii_lowercase().contains(says), "{name}: {text}");
+        assert!(server.messages().is_empty());
+        deliver_kept_draft(&mut h, name);
+        ok(&mut h, "MAILEND", "", "");
+    }
+}

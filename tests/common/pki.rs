@@ -27,6 +27,8 @@ enum Kind<'a> {
     Ca,
     /// TLS server: localhost and 127.0.0.1.
     Server,
+    /// TLS server for another host name only.
+    OtherHost,
     /// S/MIME: this e-mail address.
     Email(&'a str),
 }
@@ -85,6 +87,16 @@ fn cert(
                 .unwrap();
             b.append_extension(san).unwrap();
         }
+        Kind::OtherHost => {
+            b.append_extension(BasicConstraints::new().critical().build().unwrap())
+                .unwrap();
+            let ctx = b.x509v3_context(issuer.map(|(c, _)| &**c), None);
+            let san = SubjectAlternativeName::new()
+                .dns("other.example.test")
+                .build(&ctx)
+                .unwrap();
+            b.append_extension(san).unwrap();
+        }
         Kind::Email(addr) => {
             b.append_extension(BasicConstraints::new().critical().build().unwrap())
                 .unwrap();
@@ -134,6 +146,19 @@ impl Pki {
         let self_signed = cert("localhost", &self_key, None, Kind::Server, -1, 825);
         let write =
             |name: &str, bytes: Vec<u8>| std::fs::write(dir.path().join(name), bytes).unwrap();
+        // TLS servers with an expired certificate and one for another host.
+        for (name, kind, from, to) in [
+            ("server-expired", Kind::Server, -400, -30),
+            ("server-otherhost", Kind::OtherHost, -1, 825),
+        ] {
+            let k = key();
+            let c = cert("localhost", &k, Some((&ca, &ca_key)), kind, from, to);
+            write(&format!("{name}.pem"), c.to_pem().unwrap());
+            write(
+                &format!("{name}.key"),
+                k.private_key_to_pem_pkcs8().unwrap(),
+            );
+        }
         // S/MIME: the sender, two recipients, an expired sender certificate.
         for (name, email, from, to) in [
             ("tech", "tech@example.test", -1, 825),
