@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Python's smtplib + email, the peer of bench/send_many.c and send_big.c.
+
+  peer_smtplib.py PORT COUNT            messages/s, 2 KB text, one connection
+  peer_smtplib.py PORT --big FILE       ms to build + send one message with FILE attached
+  peer_smtplib.py PORT COUNT --starttls messages/s over one STARTTLS connection
+"""
+import smtplib
+import ssl
+import sys
+import time
+from email.message import EmailMessage
+
+BODY = "".join(("\n" if i % 64 == 63 else chr(ord("a") + i % 26)) for i in range(2048))
+
+
+def message(subject):
+    m = EmailMessage()
+    m["From"] = "bench@example.test"
+    m["To"] = "sink@example.test"
+    m["Subject"] = subject
+    m.set_content(BODY)
+    return m
+
+
+def main():
+    port = int(sys.argv[1])
+    if sys.argv[2] == "--big":
+        with open(sys.argv[3], "rb") as f:
+            data = f.read()
+        t0 = time.monotonic()
+        m = message("big attachment")
+        m.add_attachment(data, maintype="application", subtype="octet-stream", filename="big.bin")
+        with smtplib.SMTP("127.0.0.1", port) as s:
+            s.send_message(m)
+        print("ms %.0f" % ((time.monotonic() - t0) * 1000))
+        return
+    count = int(sys.argv[2])
+    starttls = "--starttls" in sys.argv
+    t0 = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        if starttls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s.starttls(context=ctx)
+        for i in range(count):
+            s.send_message(message("benchmark"))
+    print("messages/s %.1f" % (count / (time.monotonic() - t0)))
+
+
+if __name__ == "__main__":
+    main()
