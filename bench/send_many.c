@@ -2,7 +2,7 @@
  * send_many.c - the benchmark client: N messages of about 2 KB through the
  * C ABI, as a batch job would send them.
  *
- *   send_many PORT COUNT reuse|new
+ *   send_many PORT COUNT reuse|new [RECIPIENTS]
  *     reuse: one session (MAILSMTP once), MAILPREP/MAILTEXT/MAILSEND per message
  *     new:   MAILSMTP ... MAILEND per message (a new connection each time)
  *
@@ -50,9 +50,22 @@ int main(int argc, char **argv)
     int i, count, reuse;
     long rss_1000 = 0;
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: send_many PORT COUNT reuse|new\n");
+    int rcpts = argc > 4 ? atoi(argv[4]) : 1;
+    char *to;
+    size_t pos = 0;
+
+    if (argc < 4) {
+        fprintf(stderr, "usage: send_many PORT COUNT reuse|new [RECIPIENTS]\n");
         return 2;
+    }
+    /* RECIPIENTS distinct addresses in one MAILPREP list. */
+    to = malloc((size_t)rcpts * 32 + 1);
+    if (to == NULL) {
+        return 1;
+    }
+    to[0] = 0;
+    for (i = 0; i < rcpts; i++) {
+        pos += (size_t)sprintf(to + pos, "%ssink%d@example.test", i ? ";" : "", i);
     }
     count = atoi(argv[2]);
     reuse = strcmp(argv[3], "reuse") == 0;
@@ -72,7 +85,7 @@ int main(int argc, char **argv)
         if (!reuse) {
             must(&h, "MAILSMTP", props, NULL);
         }
-        must(&h, "MAILPREP", "sink@example.test", "subject=\"benchmark\"");
+        must(&h, "MAILPREP", to, "subject=\"benchmark\"");
         must(&h, "MAILTEXT", body, NULL);
         must(&h, "MAILSEND", NULL, NULL);
         if (!reuse) {

@@ -499,7 +499,8 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
         if sm.secure_headers {
             // The whole message, headers included, is what is protected.
             let inner = headers(settings, draft, &message_id, draft.subject.as_deref(), true);
-            let inner = finish(inner, entity, &date, &rcpts, settings)?.formatted();
+            let inner =
+                fold_header_lines(finish(inner, entity, &date, &rcpts, settings)?.formatted());
             entity = Part::Single(
                 SinglePart::builder()
                     .header(ContentType::parse("message/rfc822").map_err(internal)?)
@@ -525,7 +526,7 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
         outer_subject,
         !sm.secure_headers,
     );
-    let mut bytes = finish(outer, entity, &date, &rcpts, settings)?.formatted();
+    let mut bytes = fold_header_lines(finish(outer, entity, &date, &rcpts, settings)?.formatted());
     if let Some(mut body) = encrypted_body {
         // Headers in front of the body, in the body's buffer: realloc grows
         // it in place (mremap) rather than copying the whole message.
@@ -542,6 +543,48 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
         rcpts,
         message_id,
     })
+}
+
+/// Longest header line written (RFC 5322 §2.1.1 allows 998; 78 is the
+/// recommended length, this leaves room for long words).
+const FOLD_AT: usize = 900;
+
+/// Folds header lines over `FOLD_AT` octets at a blank, in place of what
+/// lettre leaves long: a To or Cc of hundreds of addresses is one line there.
+/// Messages without such a line are returned untouched.
+fn fold_header_lines(msg: Vec<u8>) -> Vec<u8> {
+    let head_end = msg
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(msg.len(), |i| i + 2);
+    if !msg[..head_end]
+        .split(|&b| b == b'\n')
+        .any(|l| l.len() > FOLD_AT)
+    {
+        return msg;
+    }
+    let mut out = Vec::with_capacity(msg.len() + head_end / 40);
+    for line in msg[..head_end].split_inclusive(|&b| b == b'\n') {
+        let mut rest = line;
+        while rest.len() > FOLD_AT + 2 {
+            // The last blank in the window, not at the very start.
+            match rest[1..FOLD_AT]
+                .iter()
+                .rposition(|&b| b == b' ')
+                .map(|i| i + 1)
+            {
+                Some(cut) => {
+                    out.extend_from_slice(&rest[..cut]);
+                    out.extend_from_slice(b"\r\n");
+                    rest = &rest[cut..];
+                }
+                None => break,
+            }
+        }
+        out.extend_from_slice(rest);
+    }
+    out.extend_from_slice(&msg[head_end..]);
+    out
 }
 
 /// The message headers. `all` false: only what transport needs (SPEC §6.3:
@@ -720,6 +763,27 @@ mod tests {
         d.append_text("");
         d.append_text("three\r\nfour\rfive");
         assert_eq!(d.text.as_deref(), Some("one\n\nthree\nfour\nfive"));
+    }
+
+    #[test]
+    fn long_header_lines_are_folded_at_blanks() {
+        let to: Vec<String> = (0..300).map(|i| format!("r{i}@example.test")).collect();
+        let msg = format!(
+            "To: {}\r\nSubject: x\r\n\r\nbody {}\r\n",
+            to.join(", "),
+            "b".repeat(2000)
+        );
+        let folded = fold_header_lines(msg.clone().into_bytes());
+        let text = String::from_utf8(folded).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.split("\r\n").all(|l| l.len() <= FOLD_AT));
+        assert_eq!(
+            head.replace("\r\n ", " "),
+            msg.split_once("\r\n\r\n").unwrap().0
+        );
+        assert!(body.len() > 2000, "the body is not touched");
+        let short = b"To: a@x\r\n\r\nbody".to_vec();
+        assert_eq!(fold_header_lines(short.clone()), short);
     }
 
     #[test]

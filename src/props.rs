@@ -216,7 +216,9 @@ pub struct AddressEntry {
 /// ignored. Control characters anywhere are refused (header injection); the
 /// addr-spec itself is checked later by the session (lettre's `Address`).
 pub fn parse_address_list(input: &str) -> Result<Vec<AddressEntry>> {
-    check_header_text("address list", input)?;
+    // Control characters anywhere; word lengths per entry (lettre folds a
+    // list between its addresses, so "a@x;b@x;..." is no single word).
+    check_controls("address list", input)?;
     let mut entries = Vec::new();
     let mut current = String::new();
     let mut in_quotes = false;
@@ -279,6 +281,7 @@ fn parse_address_entry(raw: &str, pos: usize) -> Result<Option<AddressEntry>> {
     if entry.is_empty() {
         return Ok(None);
     }
+    check_words(&format!("the address at position {pos}"), entry)?;
     let bad = |why: &str| {
         Error::new(
             LnccmdStatus::BadAddress,
@@ -352,6 +355,12 @@ fn unquote_name(name: &str) -> String {
 /// TAB, and DEL) in a value that will end up in a header: SPEC §5, header
 /// injection. `what` names the value in the error.
 pub fn check_header_text(what: &str, value: &str) -> Result<()> {
+    check_controls(what, value)?;
+    check_words(what, value)
+}
+
+/// The control-character half of `check_header_text`.
+fn check_controls(what: &str, value: &str) -> Result<()> {
     if let Some((i, c)) = value
         .chars()
         .enumerate()
@@ -365,6 +374,11 @@ pub fn check_header_text(what: &str, value: &str) -> Result<()> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// The line-length half of `check_header_text`.
+fn check_words(what: &str, value: &str) -> Result<()> {
     // A header line can be folded only at a blank, and must stay under 998
     // octets (RFC 5322 §2.1.1): a long run of ASCII without a blank cannot
     // be written. (Non-ASCII text becomes encoded-words, which fold.)
@@ -694,6 +708,15 @@ mod tests {
             "{}",
             e.detail
         );
+    }
+
+    #[test]
+    fn a_long_list_without_blanks_is_fine_but_not_a_long_entry() {
+        let list: Vec<String> = (0..1000).map(|i| format!("r{i}@example.test")).collect();
+        assert_eq!(parse_address_list(&list.join(";")).unwrap().len(), 1000);
+        assert_eq!(parse_address_list(&list.join(",")).unwrap().len(), 1000);
+        let e = parse_address_list(&format!("\"{}\" <a@x.test>", "d".repeat(1200))).unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadValue);
     }
 
     #[test]

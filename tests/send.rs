@@ -492,3 +492,27 @@ fn a_stalled_send_does_not_block_other_handles() {
     );
     assert_eq!(stalled.join().unwrap(), 401);
 }
+
+#[test]
+fn hundreds_of_recipients_in_one_list_without_blanks() {
+    let server = SmtpServer::start();
+    let mut h = open(&server);
+    let list: Vec<String> = (0..300).map(|i| format!("r{i}@example.test")).collect();
+    ok(&mut h, "MAILPREP", &list.join(";"), "many");
+    ok(
+        &mut h,
+        "MAILCC",
+        &(300..400)
+            .map(|i| format!("r{i}@example.test"))
+            .collect::<Vec<_>>()
+            .join(","),
+        "",
+    );
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    assert_eq!(rcpts(m).len(), 400);
+    assert_eq!(header(m, "To").unwrap().matches('@').count(), 300);
+    // The To header is folded between addresses: no line over 998 octets.
+    assert!(server.raw(1).split(|&b| b == b'\n').all(|l| l.len() <= 999));
+}
