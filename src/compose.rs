@@ -10,7 +10,7 @@ use lettre::message::header::{
     ContentDisposition, ContentId, ContentTransferEncoding, ContentType, Header, HeaderName,
     HeaderValue,
 };
-use lettre::message::{Body, Mailbox, Message, MultiPart, SinglePart};
+use lettre::message::{Body, Mailbox, Mailboxes, Message, MultiPart, SinglePart, header};
 
 use crate::charset::{BodyCharset, Transfer};
 use crate::error::{Error, LnccmdStatus, Result};
@@ -599,11 +599,17 @@ fn headers(
     let mut b = Message::builder()
         .from(settings.sender.clone())
         .message_id(Some(message_id.to_string()));
-    for mb in &draft.to {
-        b = b.to(mb.clone());
+    // One header of all the addresses: lettre's `to()` re-parses the whole
+    // header to add each one (quadratic: 2 s for 3,000 recipients).
+    if !draft.to.is_empty() {
+        b = b.header(header::To::from(
+            draft.to.iter().cloned().collect::<Mailboxes>(),
+        ));
     }
-    for mb in &draft.cc {
-        b = b.cc(mb.clone());
+    if !draft.cc.is_empty() {
+        b = b.header(header::Cc::from(
+            draft.cc.iter().cloned().collect::<Mailboxes>(),
+        ));
     }
     if let Some(s) = subject {
         b = b.subject(s.to_string());
