@@ -46,28 +46,16 @@ fn dkim_error(msg: String) -> Error {
     Error::new(LnccmdStatus::BadValue, msg)
 }
 
-/// A DNS label run: letters, digits, '-', '_' and dots.
-fn is_dns_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        })
-}
-
 impl DkimSigner {
     /// Loads an RSA (1024 bits at least) or Ed25519 private key from a PEM file.
     pub fn load(key_file: &str, domain: &str, selector: &str) -> Result<DkimSigner> {
-        if !is_dns_name(domain) {
+        if !crate::props::is_dns_name(domain) {
             return Err(dkim_error(format!(
                 "'DKIMDomain' must be a domain name, not '{}'",
                 printable(domain)
             )));
         }
-        if !is_dns_name(selector) {
+        if !crate::props::is_dns_name(selector) {
             return Err(dkim_error(format!(
                 "'DKIMSelector' must be a DNS label, not '{}'",
                 printable(selector)

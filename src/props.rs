@@ -351,6 +351,19 @@ fn unquote_name(name: &str) -> String {
     }
 }
 
+/// A DNS name: dot-separated labels of letters, digits, '-' and '_', each
+/// 1..63 long, 253 in all (Server, DKIMDomain, DKIMSelector).
+pub fn is_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
 /// Refuses control characters (CR, LF, NUL and the other C0 controls except
 /// TAB, and DEL) in a value that will end up in a header: SPEC §5, header
 /// injection. `what` names the value in the error.
@@ -359,8 +372,10 @@ pub fn check_header_text(what: &str, value: &str) -> Result<()> {
     check_words(what, value)
 }
 
-/// The control-character half of `check_header_text`.
-fn check_controls(what: &str, value: &str) -> Result<()> {
+/// The control-character half of `check_header_text`, alone for values
+/// that are not written in a header (file paths, host names): they must
+/// not carry line breaks either, but may be long.
+pub fn check_controls(what: &str, value: &str) -> Result<()> {
     if let Some((i, c)) = value
         .chars()
         .enumerate()

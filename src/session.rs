@@ -316,7 +316,7 @@ impl Session {
         let mut specs = Vec::with_capacity(paths.len());
         let mut total = self.draft()?.attachment_bytes;
         for p in paths {
-            check_header_text("the file path", p)?;
+            props::check_controls("the file path", p)?;
             let path = PathBuf::from(p);
             let (_, len) = crate::files::open_regular("attachment", &path)?;
             total += len;

@@ -196,7 +196,8 @@ fn bad_value(msg: String) -> Error {
 
 /// The value of a key that needs text (a bare flag is an error). Control
 /// characters are refused: every text property ends up in a header, a path
-/// or a protocol command.
+/// or a protocol command. The header-bound ones get the line-length check
+/// where they are used (addresses, WrapperSubject).
 fn text_value(p: &Property, name: &str, secret: bool) -> Result<String> {
     let Some(v) = p.value.as_deref() else {
         return Err(bad_value(format!("'{name}' needs a value ({name}=...)")));
@@ -210,7 +211,7 @@ fn text_value(p: &Property, name: &str, secret: bool) -> Result<String> {
             ));
         }
     } else {
-        check_header_text(&format!("'{name}'"), v)?;
+        props::check_controls(&format!("'{name}'"), v)?;
     }
     Ok(v.to_string())
 }
@@ -306,14 +307,8 @@ fn parse_server(v: &str) -> Result<String> {
     if unbracketed.parse::<IpAddr>().is_ok() {
         return Ok(unbracketed.to_string());
     }
-    let valid_label = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
     let host = v.strip_suffix('.').unwrap_or(v);
-    if host.len() <= 253 && host.split('.').all(valid_label) {
+    if props::is_dns_name(host) {
         return Ok(host.to_string());
     }
     let hint = if v.contains(':') {
@@ -464,6 +459,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             }
             Key::WrapperSubject => {
                 let v = text_value(p, name, false)?;
+                check_header_text(&format!("'{name}'"), &v)?;
                 sm.wrapper_subject = (!v.is_empty()).then_some(v);
             }
             Key::RecipientCerts => {
