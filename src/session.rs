@@ -355,14 +355,16 @@ impl Session {
     /// cleared only when the server took the message.
     fn send(&mut self) -> Result<()> {
         let started = Instant::now();
-        let mut record = logfile::Record {
-            timestamp: compose::iso8601_now(),
-            handle: self.id,
-            server: self.settings.endpoint.display(),
-            sender: self.settings.sender.to_string(),
-            ..logfile::Record::default()
-        };
-        if let Some(d) = &self.draft {
+        let mut record = logfile::Record::default();
+        // Formatting the log line's fields is per-message work: only with a log.
+        let logging = self.settings.logfile.is_some();
+        if logging {
+            record.timestamp = compose::iso8601_now();
+            record.handle = self.id;
+            record.server = self.settings.endpoint.display();
+            record.sender = self.settings.sender.to_string();
+        }
+        if let Some(d) = self.draft.as_ref().filter(|_| logging) {
             let list = |l: &[Mailbox]| {
                 l.iter()
                     .map(|m| m.to_string())
