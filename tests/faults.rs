@@ -86,6 +86,7 @@ fn count(dir: &str) -> usize {
 
 /// Runs in a child process only.
 #[test]
+#[ignore = "a child process of another test of this file"]
 fn fault_matrix_child_process() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
@@ -168,16 +169,10 @@ fn fault_matrix_child_process() {
 
 #[test]
 fn fault_matrix_leaks_nothing() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "fault_matrix_child_process",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .output()
-        .unwrap();
+    let out = wait_child(
+        spawn_child("fault_matrix_child_process", (CHILD_ENV, "1".to_string())),
+        Duration::from_secs(300),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use std::io::Write;
+use std::time::Duration;
 
 const CHILD_ENV: &str = "LNCCMD_TEST_LARGE_CHILD";
 const SIZE: usize = 200 << 20;
@@ -18,6 +19,7 @@ fn vm_hwm_kib() -> u64 {
 
 /// Runs in a child process only: sends the file, prints its peak RSS.
 #[test]
+#[ignore = "a child process of another test of this file"]
 fn large_child_process() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
@@ -54,19 +56,16 @@ fn a_200_mb_attachment_arrives_whole_in_bounded_memory() {
         }
     }
     let sha: String = hasher.finish().iter().map(|b| format!("{b:02x}")).collect();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
+    let out = wait_child(
+        spawn_child(
             "large_child_process",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(
-            CHILD_ENV,
-            format!("{};Timeout=300|{}", server.props(), path.display()),
-        )
-        .output()
-        .unwrap();
+            (
+                CHILD_ENV,
+                format!("{};Timeout=300|{}", server.props(), path.display()),
+            ),
+        ),
+        Duration::from_secs(600),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
