@@ -340,11 +340,25 @@ fn signed_messages_verify_with_openssl_and_gpgsm() {
     check_invoice(&parse(&split_signed(&server.raw(1)).0));
     // The signature names the signer's certificate and carries the chain.
     let (_, sig) = split_signed(&server.raw(1));
-    let cms = openssl::cms::CmsContentInfo::from_der(&sig).unwrap();
-    assert!(
-        cms.to_der().unwrap().len() > 1500,
-        "signer certificate and CA included"
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sig.p7s"), &sig).unwrap();
+    let printed = run_ok(
+        Command::new("openssl")
+            .args(["cms", "-cmsout", "-print", "-inform", "DER", "-in"])
+            .arg(dir.path().join("sig.p7s")),
     );
+    let printed = String::from_utf8_lossy(&printed);
+    for attribute in [
+        "signingTime",
+        "S/MIME Capabilities",
+        "sha256",
+        "CN=lnccmd test CA",
+    ] {
+        assert!(
+            printed.contains(attribute),
+            "no {attribute} in the signature:\n{printed}"
+        );
+    }
 }
 
 #[test]
@@ -675,4 +689,30 @@ fn dkim_signatures_verify_with_dkimpy() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.eml"), &clear).unwrap();
     openssl_verify(&pki, &dir.path().join("s.eml"));
+}
+
+/// A plain-text session that signs with a .p12: its password never goes on
+/// the wire (nor in RESULT or the log, checked by the common helpers).
+#[test]
+fn the_certificate_password_never_reaches_the_wire() {
+    let pki = Pki::new();
+    let server = SmtpServer::start();
+    let tap = WireTap::new(server.port);
+    let log = server.dir.path().join("log.csv");
+    let mut h = 0;
+    let props = format!(
+        "Server=127.0.0.1;port={};Sender=tech@example.test;Sign=true;Encrypt=true;Certif=\"{}\";PwdCertif=\"{PW}\";logfile=\"{}\"",
+        tap.port,
+        pki.p12("tech", PW, "aes").display(),
+        log.display()
+    );
+    ok(&mut h, "MAILSMTP", &props, "");
+    invoice(&mut h, "bob@example.test", "wire");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    server.wait_for(1);
+    read_log(&log);
+    let wire = String::from_utf8_lossy(&tap.bytes()).to_string();
+    assert!(wire.contains("DATA"), "the tap saw the session");
+    assert_no_secret("the wire", &wire);
 }
