@@ -303,25 +303,7 @@ fn input_charset_invalid_bytes_and_utf16_fixed_fields() {
         }
         v
     };
-    let fixed = |h: &mut i32, cmd: &str, p1: &[u8], p2: &[u8]| -> (i32, String) {
-        let mut result = [0u8; 256];
-        let rc = unsafe {
-            lnccmd::lnccmd_fixed(
-                h,
-                cmd.as_ptr().cast(),
-                cmd.len(),
-                std::ptr::null(),
-                0,
-                p1.as_ptr().cast(),
-                p1.len(),
-                p2.as_ptr().cast(),
-                p2.len(),
-                result.as_mut_ptr().cast(),
-                result.len(),
-            )
-        };
-        (rc, String::from_utf8_lossy(&result).trim_end().to_string())
-    };
+    let fixed = call_fixed;
     let mut h = 0;
     let props = format!("{};InputCharset=utf-16le", server.props());
     assert_eq!(
@@ -581,28 +563,8 @@ fn control_characters_in_text_go_quoted_printable() {
     let server = SmtpServer::start();
     let mut h = open(&server);
     ok(&mut h, "MAILPREP", "bob@example.test", "controls");
-    let result = {
-        let mut result = [0u8; 64];
-        let text = b"a\0b\x01c\x1bd";
-        let rc = unsafe {
-            lnccmd::lnccmd_fixed(
-                &mut h,
-                "MAILTEXT".as_ptr().cast(),
-                8,
-                std::ptr::null(),
-                0,
-                text.as_ptr().cast(),
-                text.len(),
-                std::ptr::null(),
-                0,
-                result.as_mut_ptr().cast(),
-                64,
-            )
-        };
-        assert_eq!(rc, 0, "{}", String::from_utf8_lossy(&result));
-        rc
-    };
-    assert_eq!(result, 0);
+    let (rc, text) = call_fixed(&mut h, "MAILTEXT", b"a\0b\x01c\x1bd", b"");
+    assert_eq!(rc, 0, "{text}");
     ok(&mut h, "MAILSEND", "", "");
     ok(&mut h, "MAILEND", "", "");
     let m = &server.wait_for(1)[0];
