@@ -10,10 +10,11 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     Certificate, SmtpConnection, TlsParameters, TlsParametersBuilder, TlsVersion,
 };
-use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{
     ClientId, Extension, MailBodyParameter, MailParameter, RcptParameter,
 };
+use lettre::transport::smtp::response::Response;
 
 use crate::compose::Outgoing;
 use crate::error::{Error, LnccmdStatus, Result};
@@ -28,9 +29,6 @@ pub struct Connection {
     smtp: SmtpConnection,
     /// When it last carried a command: an idle connection is checked with NOOP.
     last_used: std::time::Instant,
-    /// Whether the server offers DSN (RFC 3461); asked the first time a
-    /// message needs it (lettre's ServerInfo does not keep that keyword).
-    dsn: Option<bool>,
 }
 
 /// What the sender asks of the transport for one message.
@@ -270,7 +268,6 @@ fn open(ep: &Endpoint) -> Result<Connection> {
         endpoint: ep.clone(),
         smtp,
         last_used: std::time::Instant::now(),
-        dsn: None,
     })
 }
 
@@ -379,19 +376,41 @@ fn reset(slot: &mut Option<Connection>) {
     }
 }
 
-/// Whether the server offers DSN: one EHLO, the first time it matters.
-fn offers_dsn(c: &mut Connection) -> std::result::Result<bool, SmtpError> {
-    if let Some(d) = c.dsn {
-        return Ok(d);
+/// The envelope of one transaction: MAIL FROM, one RCPT TO per recipient,
+/// then DATA. With PIPELINING (RFC 2920) they go in one write and their
+/// replies are read together: two round trips per message (this, then the
+/// content) instead of three plus one per recipient. Without it, one at a
+/// time, stopping where the transaction cannot go on (MAIL refused, every
+/// RCPT refused), so no DATA is sent for nothing.
+///
+/// Replies, in the commands' order: `[MAIL, RCPT..., DATA]`, shorter when
+/// a command was not sent or the connection failed (then the last element
+/// is that failure, with no SMTP status).
+fn envelope(
+    smtp: &mut SmtpConnection,
+    commands: &[String],
+) -> Vec<std::result::Result<Response, SmtpError>> {
+    if smtp.server_info().supports_feature(Extension::Pipelining) {
+        return smtp.pipeline(commands);
     }
-    let resp = c.smtp.command(Ehlo::new(hello(&c.endpoint)))?;
-    let dsn = resp.message().any(|l| {
-        l.split_whitespace()
-            .next()
-            .is_some_and(|k| k.eq_ignore_ascii_case("DSN"))
-    });
-    c.dsn = Some(dsn);
-    Ok(dsn)
+    let (data, rcpts) = (commands.len() - 1, 1..commands.len() - 1);
+    let mut replies: Vec<std::result::Result<Response, SmtpError>> =
+        Vec::with_capacity(commands.len());
+    for (i, command) in commands.iter().enumerate() {
+        if i == data && !replies[rcpts.clone()].iter().any(|r| r.is_ok()) {
+            break;
+        }
+        let reply = smtp.command(command);
+        let stop = match &reply {
+            Err(e) => i == 0 || e.status().is_none(),
+            Ok(_) => false,
+        };
+        replies.push(reply);
+        if stop {
+            break;
+        }
+    }
+    replies
 }
 
 /// Sends one message over the session's connection (SPEC §4.10).
@@ -455,14 +474,7 @@ pub fn send(
         }
         params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
     }
-    let dsn = if opts.dsn {
-        match offers_dsn(conn) {
-            Ok(d) => d,
-            Err(e) => return Err(fail(slot, &e, Stage::Mail)),
-        }
-    } else {
-        false
-    };
+    let dsn = opts.dsn && conn.smtp.server_info().supports_feature(Extension::Dsn);
     if dsn {
         params.push(MailParameter::Other {
             keyword: "RET".into(),
@@ -475,20 +487,8 @@ pub fn send(
         });
     }
 
-    // A reused connection that the server closed meanwhile fails here, before
-    // anything was accepted: reconnect once and start the transaction again.
-    while let Err(e) = conn
-        .smtp
-        .command(Mail::new(Some(out.from.clone()), params.clone()))
-    {
-        if reused && e.status().is_none() {
-            slot.take();
-            (conn, reused) = connection(slot, ep)?;
-            continue;
-        }
-        return Err(fail(slot, &e, Stage::Mail));
-    }
-    let mut refused = Vec::new();
+    let mut commands = Vec::with_capacity(out.rcpts.len() + 2);
+    commands.push(Mail::new(Some(out.from.clone()), params).to_string());
     for rcpt in &out.rcpts {
         let rcpt_params = if dsn {
             vec![
@@ -504,13 +504,53 @@ pub fn send(
         } else {
             Vec::new()
         };
-        match conn.smtp.command(Rcpt::new(rcpt.clone(), rcpt_params)) {
-            Ok(_) => {}
-            Err(e) if e.status().is_some() => refused.push((rcpt.clone(), reply_text(&e))),
-            Err(e) => return Err(fail(slot, &e, Stage::Mail)),
+        commands.push(Rcpt::new(rcpt.clone(), rcpt_params).to_string());
+    }
+    commands.push(Data.to_string());
+
+    // A reused connection that the server closed meanwhile fails at the
+    // first reply, before anything was accepted: reconnect once and start
+    // the transaction again.
+    let mut replies = envelope(&mut conn.smtp, &commands);
+    while reused && matches!(replies.first(), Some(Err(e)) if e.status().is_none()) {
+        slot.take();
+        (conn, reused) = connection(slot, ep)?;
+        replies = envelope(&mut conn.smtp, &commands);
+    }
+    // A pipelined DATA may have been accepted (354) although the transaction
+    // cannot go on: end it with an empty message before RSET.
+    let data_accepted = replies.len() == commands.len() && replies[commands.len() - 1].is_ok();
+    let abandon = |slot: &mut Option<Connection>| {
+        if data_accepted
+            && let Some(c) = slot
+            && let Err(e) = c.smtp.end_empty_data()
+            && e.status().is_none()
+        {
+            slot.take();
+        }
+    };
+    if let Err(e) = &replies[0] {
+        abandon(slot);
+        return Err(fail(slot, e, Stage::Mail));
+    }
+    if let Some(Err(e)) = replies.last()
+        && e.status().is_none()
+    {
+        let stage = if replies.len() == commands.len() {
+            Stage::Data
+        } else {
+            Stage::Mail
+        };
+        return Err(fail(slot, e, stage));
+    }
+    let mut refused = Vec::new();
+    for (rcpt, reply) in out.rcpts.iter().zip(&replies[1..]) {
+        if let Err(e) = reply {
+            refused.push((rcpt.clone(), reply_text(e)));
         }
     }
     if refused.len() == out.rcpts.len() {
+        abandon(slot);
         reset(slot);
         let list = refused
             .iter()
@@ -531,9 +571,10 @@ pub fn send(
         )
         .into());
     }
-    if let Err(e) = conn.smtp.command(Data) {
-        return Err(fail(slot, &e, Stage::Data));
+    if let Some(Err(e)) = replies.get(commands.len() - 1) {
+        return Err(fail(slot, e, Stage::Data));
     }
+    let conn = slot.as_mut().expect("the connection carried the envelope");
     // lettre ends DATA with CRLF "." CRLF even when the message already ends
     // with CRLF, which would add an empty line to the body: give it the
     // message without its last line end. In chunks: lettre dot-stuffs each

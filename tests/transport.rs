@@ -694,3 +694,182 @@ fn expired_and_wrong_host_certificates_are_not_trusted() {
         ok(&mut h, "MAILEND", "", "");
     }
 }
+
+/// Reads the pipelined envelope (MAIL, RCPT per recipient, DATA) before
+/// answering any of it: a client that waited for each reply would stall
+/// here until the peer's read timeout, and the test would fail.
+fn read_envelope(p: &mut Peer, rcpts: usize) -> Option<Vec<String>> {
+    (0..rcpts + 2).map(|_| p.line()).collect()
+}
+
+#[test]
+fn with_pipelining_the_envelope_goes_in_one_write() {
+    // RFC 2920: MAIL, RCPT and DATA are sent without waiting; their replies
+    // come back together. The reused connection carries a second message.
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        let _ = p.hello(&["PIPELINING"]);
+        for _ in 0..2 {
+            let Some(env) = read_envelope(&mut p, 2) else {
+                return;
+            };
+            if !(env[0].starts_with("MAIL FROM:") && env[3] == "DATA") {
+                return;
+            }
+            p.send("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n");
+            while let Some(l) = p.line() {
+                if l == "." {
+                    p.send("250 2.0.0 queued\r\n");
+                    break;
+                }
+            }
+        }
+    });
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(5), "");
+    for i in 0..2 {
+        ok(
+            &mut h,
+            "MAILPREP",
+            "bob@example.test;amy@example.test",
+            &format!("subject=\"msg {i}\""),
+        );
+        ok(&mut h, "MAILTEXT", ".a line that starts with a dot", "");
+        let (code, result) = timed_send(&mut h, 5);
+        assert_eq!(code, 0, "{result}");
+    }
+    ok(&mut h, "MAILEND", "", "");
+    assert_eq!(
+        fault.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert_eq!(fault.count("DATA"), 2);
+    // Dot-stuffing still applies to the content.
+    assert_eq!(fault.count("..A LINE THAT STARTS WITH A DOT"), 2);
+}
+
+#[test]
+fn with_pipelining_a_refused_sender_keeps_the_draft() {
+    // MAIL refused: the server refuses the pipelined RCPT and DATA too (503).
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        let _ = p.hello(&["PIPELINING"]);
+        if read_envelope(&mut p, 1).is_none() {
+            return;
+        }
+        p.send("550 5.7.1 sender refused\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n");
+        if p.line().is_some_and(|l| l.eq_ignore_ascii_case("RSET")) {
+            p.send("250 ok\r\n");
+        }
+        p.stall();
+    });
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(5), "");
+    prep(&mut h, "pipelined sender refused");
+    let (code, result) = timed_send(&mut h, 5);
+    assert_eq!(code, 500, "{result}");
+    assert!(result.contains("550 5.7.1 sender refused"), "{result}");
+    assert_eq!(fault.count("RSET"), 1);
+    deliver_kept_draft(&mut h, "pipelined sender refused");
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn with_pipelining_a_data_accepted_without_recipients_is_ended_empty() {
+    // Every RCPT refused, yet DATA accepted (a server that RFC 2920 §3.1
+    // says should refuse it): the client ends DATA with "." alone, sends
+    // RSET, and reports 502 with the draft kept. No content is sent.
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        let _ = p.hello(&["PIPELINING"]);
+        if read_envelope(&mut p, 1).is_none() {
+            return;
+        }
+        p.send("250 2.1.0 ok\r\n550 5.1.1 no such user\r\n354 go ahead\r\n");
+        if p.line().as_deref() == Some(".") {
+            p.send("554 5.5.1 no valid recipients\r\n");
+        }
+        if p.line().is_some_and(|l| l.eq_ignore_ascii_case("RSET")) {
+            p.send("250 ok\r\n");
+        }
+        p.stall();
+    });
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(5), "");
+    prep(&mut h, "pipelined all refused");
+    let (code, result) = timed_send(&mut h, 5);
+    assert_eq!(code, 502, "{result}");
+    assert!(result.contains("550 5.1.1 no such user"), "{result}");
+    let lines = fault.received();
+    let dot = lines.iter().position(|l| l == ".").expect("an empty DATA");
+    assert_eq!(
+        lines[dot - 1],
+        "DATA",
+        "nothing between DATA and the dot: {lines:?}"
+    );
+    assert!(lines[dot + 1].eq_ignore_ascii_case("RSET"), "{lines:?}");
+    deliver_kept_draft(&mut h, "pipelined all refused");
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn with_pipelining_one_refused_recipient_is_a_partial_delivery() {
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        let _ = p.hello(&["PIPELINING"]);
+        if read_envelope(&mut p, 2).is_none() {
+            return;
+        }
+        p.send("250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 <amy@example.test>: no such user\r\n354 go\r\n");
+        while let Some(l) = p.line() {
+            if l == "." {
+                p.send("250 2.0.0 queued\r\n");
+                break;
+            }
+        }
+        p.stall();
+    });
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(5), "");
+    ok(
+        &mut h,
+        "MAILPREP",
+        "bob@example.test;amy@example.test",
+        "subject=\"partial\"",
+    );
+    ok(&mut h, "MAILTEXT", "body", "");
+    let (code, result) = timed_send(&mut h, 5);
+    assert_eq!(code, 501, "{result}");
+    assert!(
+        result.contains("amy@example.test") && !result.contains("<bob@"),
+        "{result}"
+    );
+    // Delivered to bob: the draft is gone.
+    assert_eq!(call(&mut h, "MAILSEND", "", "").0, 103);
+    ok(&mut h, "MAILEND", "", "");
+}
+
+#[test]
+fn with_pipelining_a_dropped_connection_is_reopened_transparently() {
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        let _ = p.hello(&["PIPELINING"]);
+        if read_envelope(&mut p, 1).is_some() {
+            p.send("250 ok\r\n250 ok\r\n354 go\r\n");
+            while let Some(l) = p.line() {
+                if l == "." {
+                    p.send("250 2.0.0 queued\r\n");
+                    break;
+                }
+            }
+        }
+        p.drop_connection();
+    });
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(2), "");
+    for i in 0..3 {
+        prep(&mut h, &format!("msg {i}"));
+        ok(&mut h, "MAILSEND", "", "");
+    }
+    ok(&mut h, "MAILEND", "", "");
+    assert_eq!(
+        fault.connections.load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    assert_eq!(fault.count("DATA"), 3);
+}

@@ -88,6 +88,14 @@ pub enum Extension {
     StartTls,
     /// AUTH mechanism
     Authentication(Mechanism),
+    /// lnccmd patch: PIPELINING keyword
+    ///
+    /// Defined in [RFC 2920](https://tools.ietf.org/html/rfc2920)
+    Pipelining,
+    /// lnccmd patch: DSN keyword
+    ///
+    /// Defined in [RFC 3461](https://tools.ietf.org/html/rfc3461)
+    Dsn,
 }
 
 impl Display for Extension {
@@ -97,6 +105,8 @@ impl Display for Extension {
             Extension::SmtpUtfEight => f.write_str("SMTPUTF8"),
             Extension::StartTls => f.write_str("STARTTLS"),
             Extension::Authentication(mechanism) => write!(f, "AUTH {mechanism}"),
+            Extension::Pipelining => f.write_str("PIPELINING"),
+            Extension::Dsn => f.write_str("DSN"),
         }
     }
 }
@@ -150,6 +160,13 @@ impl ServerInfo {
                 }
                 "STARTTLS" => {
                     features.insert(Extension::StartTls);
+                }
+                // lnccmd patch: EHLO keywords are case-insensitive (RFC 5321 §2.4).
+                k if k.eq_ignore_ascii_case("PIPELINING") => {
+                    features.insert(Extension::Pipelining);
+                }
+                k if k.eq_ignore_ascii_case("DSN") => {
+                    features.insert(Extension::Dsn);
                 }
                 "AUTH" => {
                     for mechanism in split {

@@ -275,6 +275,38 @@ impl SmtpConnection {
         self.read_response()
     }
 
+    /// lnccmd patch: RFC 2920 pipelining. Writes all `commands` in one
+    /// write, then reads one reply per command, in order. A refusal (4xx,
+    /// 5xx) takes its command's place in the result; a failure that leaves
+    /// the stream out of step (I/O, timeout, a reply that does not parse)
+    /// ends the reading, so the result is then shorter than `commands` and
+    /// its last element is that failure. Only for a server that offers
+    /// PIPELINING; the caller decides which commands may be grouped.
+    pub fn pipeline(&mut self, commands: &[String]) -> Vec<Result<Response, Error>> {
+        let mut replies = Vec::with_capacity(commands.len());
+        if let Err(e) = self.write(commands.concat().as_bytes()) {
+            replies.push(Err(e));
+            return replies;
+        }
+        for _ in commands {
+            let reply = self.read_response();
+            let broken = matches!(&reply, Err(e) if e.status().is_none());
+            replies.push(reply);
+            if broken {
+                break;
+            }
+        }
+        replies
+    }
+
+    /// lnccmd patch: ends a DATA that the server accepted (354) with an
+    /// empty message ("." alone), for a client that has nothing to send
+    /// after a pipelined transaction failed; returns the server's reply.
+    pub fn end_empty_data(&mut self) -> Result<Response, Error> {
+        self.write(b".\r\n")?;
+        self.read_response()
+    }
+
     /// Sends an SMTP command
     pub fn command<C: Display>(&mut self, command: C) -> Result<Response, Error> {
         self.write(command.to_string().as_bytes())?;
@@ -297,9 +329,12 @@ impl SmtpConnection {
     /// Gets the SMTP response
     pub fn read_response(&mut self) -> Result<Response, Error> {
         let deadline = self.timeout.map(|t| std::time::Instant::now() + t);
-        let result = self.read_response_until(deadline);
+        let mut timeout_changed = false;
+        let result = self.read_response_until(deadline, &mut timeout_changed);
         // Leave the socket as set_timeout left it (the TLS handshake uses it).
-        let _ = self.stream.get_mut().set_read_timeout(self.timeout);
+        if timeout_changed {
+            let _ = self.stream.get_mut().set_read_timeout(self.timeout);
+        }
         result
     }
 
@@ -310,6 +345,7 @@ impl SmtpConnection {
         &mut self,
         buffer: &mut String,
         deadline: Option<std::time::Instant>,
+        timeout_changed: &mut bool,
     ) -> Result<usize, Error> {
         let mut line = Vec::new();
         loop {
@@ -321,10 +357,15 @@ impl SmtpConnection {
                         "the reply did not complete within the timeout",
                     )));
                 }
-                self.stream
-                    .get_mut()
-                    .set_read_timeout(Some(d - now))
-                    .map_err(error::network)?;
+                // Bytes already buffered (the next pipelined reply, say) need
+                // no read, so no system call to set its timeout.
+                if self.stream.buffer().is_empty() {
+                    self.stream
+                        .get_mut()
+                        .set_read_timeout(Some(d - now))
+                        .map_err(error::network)?;
+                    *timeout_changed = true;
+                }
             }
             let available = self.stream.fill_buf().map_err(error::network)?;
             if available.is_empty() {
@@ -354,11 +395,12 @@ impl SmtpConnection {
     fn read_response_until(
         &mut self,
         deadline: Option<std::time::Instant>,
+        timeout_changed: &mut bool,
     ) -> Result<Response, Error> {
         let mut buffer = String::with_capacity(100);
         let mut pre = 0;
 
-        while self.read_line_until(&mut buffer, deadline)? > 0 {
+        while self.read_line_until(&mut buffer, deadline, timeout_changed)? > 0 {
             if buffer.len() - pre > MAX_RESPONSE_LINE_BYTES {
                 return Err(error::response("SMTP response line too long"));
             }

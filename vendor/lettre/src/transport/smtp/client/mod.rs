@@ -71,7 +71,33 @@ impl ClientCodec {
     }
 
     /// Adds transparency
+    ///
+    /// lnccmd patch: a line at a time (copying whole slices) instead of a
+    /// byte at a time; same output, same state between frames. Upstream's
+    /// per-byte loop was 18% of the client's instructions for a 2 KB
+    /// message (callgrind).
     fn encode(&mut self, frame: &[u8], buf: &mut Vec<u8>) {
+        buf.reserve(frame.len() + frame.len() / 64 + 1);
+        for line in frame.split_inclusive(|&b| b == b'\n') {
+            if line[0] == b'.' && matches!(self.status, CodecStatus::StartOfNewLine) {
+                buf.push(b'.');
+            }
+            buf.extend_from_slice(line);
+            self.status = match line {
+                [.., b'\r', b'\n'] => CodecStatus::StartOfNewLine,
+                [b'\n'] if matches!(self.status, CodecStatus::StartingNewLine) => {
+                    CodecStatus::StartOfNewLine
+                }
+                [.., b'\r'] => CodecStatus::StartingNewLine,
+                _ => CodecStatus::MiddleOfLine,
+            };
+        }
+    }
+
+    /// Upstream's byte-at-a-time encoder, kept as the reference the
+    /// line-at-a-time one is checked against.
+    #[cfg(test)]
+    fn encode_bytewise(&mut self, frame: &[u8], buf: &mut Vec<u8>) {
         for &b in frame {
             buf.push(b);
             match (b, self.status) {
@@ -143,6 +169,30 @@ mod test {
             String::from_utf8(buf).unwrap(),
             "..\r\ntest\r\ntest\r\n\r\n..\r\n\r\ntestte\r\n..\r\nsttesttest.test\n.test\ntesttesttest\r\n..test\r\ntest.\r\n"
         );
+    }
+
+    /// lnccmd patch: the line-at-a-time encoder gives the byte-at-a-time
+    /// one's output for every split of every short string over the bytes
+    /// that matter (CR, LF, '.', 'a').
+    #[test]
+    fn codec_matches_the_bytewise_reference() {
+        let alphabet = [b'\r', b'\n', b'.', b'a'];
+        for len in 0..=7u32 {
+            for n in 0..4usize.pow(len) {
+                let s: Vec<u8> = (0..len)
+                    .map(|i| alphabet[n / 4usize.pow(i) % 4])
+                    .collect();
+                for cut in 0..=s.len() {
+                    let (mut a, mut b) = (ClientCodec::new(), ClientCodec::new());
+                    let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+                    a.encode(&s[..cut], &mut out_a);
+                    a.encode(&s[cut..], &mut out_a);
+                    b.encode_bytewise(&s[..cut], &mut out_b);
+                    b.encode_bytewise(&s[cut..], &mut out_b);
+                    assert_eq!(out_a, out_b, "{:?} cut at {cut}", String::from_utf8_lossy(&s));
+                }
+            }
+        }
     }
 
     #[test]
