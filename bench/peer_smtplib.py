@@ -4,7 +4,11 @@
   peer_smtplib.py PORT COUNT            messages/s, 2 KB text, one connection
   peer_smtplib.py PORT --big FILE       ms to build + send one message with FILE attached
   peer_smtplib.py PORT COUNT --starttls messages/s over one STARTTLS connection
+
+After messages/s: "cpu_us_per_message N", the process's user + system CPU
+time per message (interpreter start-up excluded), as bench/send_many.c prints.
 """
+import resource
 import smtplib
 import ssl
 import sys
@@ -37,6 +41,7 @@ def main():
         return
     count = int(sys.argv[2])
     starttls = "--starttls" in sys.argv
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
     with smtplib.SMTP("127.0.0.1", port) as s:
         if starttls:
@@ -47,6 +52,9 @@ def main():
         for i in range(count):
             s.send_message(message("benchmark"))
     print("messages/s %.1f" % (count / (time.monotonic() - t0)))
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    print("cpu_us_per_message %.1f" % (cpu * 1e6 / count))
 
 
 if __name__ == "__main__":
