@@ -19,9 +19,10 @@
 #   $(INCLUDEDIR)/lnccmd.h
 #   $(PKGCONFIGDIR)/lnccmd.pc                          from lnccmd.pc.in
 #
-# The ABI rule: the SONAME changes exactly when the ABI breaks: MAJOR from
-# 1.0, 0.MINOR before (build.rs sets it; this file reads it from the built
-# library, so the rule is written once).
+# The ABI rule: a change that breaks the ABI takes a semver-breaking
+# version, and the SONAME carries that number: MAJOR from 1.0, 0.MINOR
+# before (build.rs sets it; this file reads it from the built library, so
+# the rule is written once).
 
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib

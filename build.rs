@@ -1,11 +1,11 @@
 //! Gives liblnccmd.so its SONAME, so that `cargo build` alone makes a library
 //! that programs link against by ABI version (README, "Install").
 //!
-//! The ABI rule: the SONAME number changes exactly when the ABI breaks, and
-//! Cargo's version says when that is. From 1.0 it is MAJOR
-//! (`liblnccmd.so.1`); while MAJOR is 0 a MINOR bump is the breaking one
-//! (Cargo's semver), so it is `0.MINOR` (`liblnccmd.so.0.1`), and `0.0.PATCH`
-//! below that. This is cargo-c's rule: building with `cargo cinstall` would
+//! The ABI rule: a change that breaks the ABI takes a semver-breaking
+//! version, and the SONAME carries the part of the version that says so:
+//! MAJOR from 1.0 (`liblnccmd.so.1`); while MAJOR is 0 a MINOR bump is the
+//! breaking one (Cargo's semver), so `0.MINOR` (`liblnccmd.so.0.1`), and
+//! `0.0.PATCH` below that. This is cargo-c's rule: `cargo cinstall` would
 //! give the same name.
 
 fn main() {
