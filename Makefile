@@ -57,10 +57,11 @@ build:
 	  test -n "$$soname" || { echo "$(BUILDDIR)/liblnccmd.so has no SONAME" >&2; exit 1; }; \
 	  ln -sf liblnccmd.so "$(BUILDDIR)/$$soname"
 
-$(BUILDDIR)/liblnccmd.so $(BUILDDIR)/liblnccmd.a:
+# One cargo build makes both libraries.
+$(BUILDDIR)/liblnccmd.so:
 	$(MAKE) build
 
-install: $(BUILDDIR)/liblnccmd.so $(BUILDDIR)/liblnccmd.a
+install: $(BUILDDIR)/liblnccmd.so
 	@soname=$$($(call soname_of,$(BUILDDIR)/liblnccmd.so)); \
 	  test -n "$$soname" || { echo "$(BUILDDIR)/liblnccmd.so has no SONAME: built before build.rs set one? run make" >&2; exit 1; }; \
 	  set -x; \
