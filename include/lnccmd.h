@@ -7,6 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of this header, as in Cargo.toml; lnccmd_version() gives the
+ * version of the library actually loaded. */
+#define LNCCMD_VERSION "0.1.0"
+#define LNCCMD_VERSION_MAJOR 0
+#define LNCCMD_VERSION_MINOR 1
+#define LNCCMD_VERSION_PATCH 0
+
 /**
  * Capacity of RESULT for `lnccmd()`, terminating NUL included. Longer
  * messages are cut on a UTF-8 character boundary.
@@ -251,7 +258,8 @@ int32_t lnccmd_fixed(int32_t *handle,
 const char *lnccmd_strerror(int32_t code);
 
 /**
- * The library version, "MAJOR.MINOR.PATCH"; static, never NULL.
+ * The library version, "MAJOR.MINOR.PATCH": the version of the library
+ * actually loaded, where LNCCMD_VERSION is the header's; static, never NULL.
  */
 const char *lnccmd_version(void);
 

@@ -206,7 +206,8 @@ pub extern "C" fn lnccmd_strerror(code: i32) -> *const c_char {
     }
 }
 
-/// The library version, "MAJOR.MINOR.PATCH"; static, never NULL.
+/// The library version, "MAJOR.MINOR.PATCH": the version of the library
+/// actually loaded, where LNCCMD_VERSION is the header's; static, never NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn lnccmd_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

@@ -18,6 +18,7 @@ fn compile(example: &str, out_dir: &Path) -> std::path::PathBuf {
         lib_dir.display()
     );
     let exe = out_dir.join(example);
+    link_soname(out_dir);
     let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "gcc".into()));
     if std::env::var_os("SANITIZE").is_some() {
         cc.args([
@@ -34,7 +35,7 @@ fn compile(example: &str, out_dir: &Path) -> std::path::PathBuf {
         .arg("-o")
         .arg(&exe)
         .arg(format!("-L{}", lib_dir.display()))
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", out_dir.display()))
         .arg("-llnccmd")
         .status()
         .expect("a C compiler (gcc) is needed");

@@ -52,3 +52,43 @@ fn docs_list_every_code_and_command() {
         }
     }
 }
+
+/// The header's version macros are Cargo.toml's version (cbindgen.toml
+/// writes them out: a version bump must update it), and the library says the
+/// same through `lnccmd_version()`.
+#[test]
+fn version_macros_match_cargo_toml_and_lnccmd_version() {
+    let header =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/lnccmd.h"))
+            .unwrap();
+    let define = |name: &str| -> String {
+        let prefix = format!("#define {name} ");
+        let found: Vec<&str> = header
+            .lines()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .collect();
+        assert_eq!(found.len(), 1, "one #define {name} in include/lnccmd.h");
+        found[0].trim().to_string()
+    };
+    let hint = "update the version in cbindgen.toml's after_includes to Cargo.toml's, \
+                then LNCCMD_BLESS=1 cargo test --test header";
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(define("LNCCMD_VERSION"), format!("\"{version}\""), "{hint}");
+    assert_eq!(
+        define("LNCCMD_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MAJOR"),
+        "{hint}"
+    );
+    assert_eq!(
+        define("LNCCMD_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_MINOR"),
+        "{hint}"
+    );
+    assert_eq!(
+        define("LNCCMD_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION_PATCH"),
+        "{hint}"
+    );
+    let loaded = unsafe { std::ffi::CStr::from_ptr(lnccmd::ffi::lnccmd_version()) };
+    assert_eq!(loaded.to_str().unwrap(), version);
+}

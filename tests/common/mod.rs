@@ -277,6 +277,16 @@ pub fn target_dir() -> PathBuf {
     exe.parent().unwrap().to_path_buf()
 }
 
+/// The SONAME build.rs gives liblnccmd.so (`liblnccmd.so.0.1` for 0.1.z).
+pub const SONAME: &str = env!("LNCCMD_SONAME");
+
+/// A program linked with `-llnccmd` asks the loader for the SONAME, a name
+/// cargo does not create: this links it in `dir` to the freshly built
+/// library, for a program linked with `-Wl,-rpath,dir`.
+pub fn link_soname(dir: &Path) {
+    std::os::unix::fs::symlink(target_dir().join("liblnccmd.so"), dir.join(SONAME)).unwrap();
+}
+
 /// The rows of a send log, as maps from column name to value.
 pub fn read_log(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let bytes = std::fs::read(path).unwrap();
