@@ -133,6 +133,20 @@ impl Command {
     pub fn name(self) -> &'static str {
         self.info().names[0]
     }
+
+    /// The property names this command accepts in its property string
+    /// (MAILSMTP's PARM1, MAILPREP's and MAILLATT's PARM2), spelled as
+    /// documented and matched case-insensitively; empty for the others.
+    /// These are the lists the parsers themselves look keys up in, so the
+    /// documentation test (tests/docs.rs) sees every accepted name.
+    pub fn properties(self) -> &'static [&'static str] {
+        match self {
+            Command::MailSmtp => crate::settings::PROPERTIES,
+            Command::MailPrep => crate::session::PREP_PROPERTIES,
+            Command::MailLAtt => crate::session::ATTACH_PROPERTIES,
+            _ => &[],
+        }
+    }
 }
 
 /// "MAILSMTP, MAILPREP, ..." for the unknown-command message.

@@ -23,6 +23,24 @@ pub struct Session {
     conn: Option<Connection>,
 }
 
+/// MAILPREP's PARM2 property names, spelled as documented. The parser looks
+/// every key up here first, so no property is accepted without being listed
+/// (and documented: tests/docs.rs reads this list through `Command::properties`).
+pub(crate) const PREP_PROPERTIES: &[&str] = &["subject", "priority", "charset", "report"];
+
+/// MAILLATT's PARM2 property names, the same way.
+pub(crate) const ATTACH_PROPERTIES: &[&str] = &["name", "type", "inline", "cid"];
+
+/// `p`'s key as spelled in `known` (compared case-insensitively), or 112
+/// listing the known names.
+fn known_key(p: &props::Property, known: &'static [&'static str]) -> Result<&'static str> {
+    known
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(&p.key))
+        .ok_or_else(|| unknown_property(p, &known.join(", ")))
+}
+
 fn unknown_property(p: &props::Property, known: &str) -> Error {
     Error::new(
         LnccmdStatus::UnknownProperty,
@@ -184,7 +202,7 @@ impl Session {
         } else {
             for p in props::parse_properties(parm2)? {
                 let v = p.value.as_deref();
-                match p.key.to_ascii_lowercase().as_str() {
+                match known_key(&p, PREP_PROPERTIES)? {
                     "subject" => {
                         let s = v.unwrap_or("");
                         check_header_text("the subject", s)?;
@@ -193,7 +211,7 @@ impl Session {
                     "priority" => priority = Some(compose::parse_priority(v.unwrap_or(""))?),
                     "charset" => charset = BodyCharset::parse(v.unwrap_or(""))?,
                     "report" => report = props::parse_bool("report", v)?,
-                    _ => return Err(unknown_property(&p, "subject, priority, charset, report")),
+                    other => unreachable!("MAILPREP property '{other}' is listed but not handled"),
                 }
             }
         }
@@ -250,7 +268,7 @@ impl Session {
         for p in props::parse_properties(parm2)? {
             let v = p.value.as_deref().unwrap_or("");
             given = true;
-            match p.key.to_ascii_lowercase().as_str() {
+            match known_key(&p, ATTACH_PROPERTIES)? {
                 "name" => {
                     check_header_text("the attachment name", v)?;
                     if v.is_empty() {
@@ -288,7 +306,7 @@ impl Session {
                     }
                     cid = Some(v.to_string());
                 }
-                _ => return Err(unknown_property(&p, "name, type, inline, cid")),
+                other => unreachable!("MAILLATT property '{other}' is listed but not handled"),
             }
         }
         let paths: Vec<&str> = parm1
@@ -637,6 +655,42 @@ mod tests {
         assert_eq!(code(&mut s, " ; ", ""), LnccmdStatus::BadValue);
         // None of the failed calls added anything.
         assert_eq!(s.draft.as_ref().unwrap().attachments.len(), 3);
+    }
+
+    #[test]
+    fn every_listed_property_is_handled_in_any_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("logo.png");
+        std::fs::write(&file, b"png").unwrap();
+        let file = file.to_str().unwrap();
+        let mut s = session();
+        for name in PREP_PROPERTIES {
+            let value = match *name {
+                "subject" => "x",
+                "priority" => "3",
+                "charset" => "UTF-8",
+                "report" => "true",
+                _ => panic!("give MAILPREP property '{name}' a valid value in this test"),
+            };
+            for key in [name.to_string(), name.to_ascii_uppercase()] {
+                s.run(Command::MailPrep, "", &format!("{key}={value}"))
+                    .unwrap_or_else(|e| panic!("MAILPREP {key}: {}", e.detail));
+            }
+        }
+        for name in ATTACH_PROPERTIES {
+            let value = match *name {
+                "name" => "shown.png",
+                "type" => "image/png",
+                "inline" => "true",
+                "cid" => "logo",
+                _ => panic!("give MAILLATT property '{name}' a valid value in this test"),
+            };
+            for key in [name.to_string(), name.to_ascii_uppercase()] {
+                s.run(Command::MailPrep, "", "").unwrap();
+                s.run(Command::MailLAtt, file, &format!("{key}={value}"))
+                    .unwrap_or_else(|e| panic!("MAILLATT {key}: {}", e.detail));
+            }
+        }
     }
 
     #[test]

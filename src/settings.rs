@@ -187,6 +187,20 @@ const KEYS: &[(&str, Key)] = &[
     ("DKIMSelector", Key::DkimSelector),
 ];
 
+/// Every MAILSMTP property name, spelled as documented: the names of `KEYS`,
+/// in its order, so the list cannot differ from what the parser accepts.
+/// `Command::properties` hands it to tests/docs.rs, which checks that
+/// docs/commands/MAILSMTP.md documents each one.
+pub(crate) const PROPERTIES: &[&str] = &{
+    let mut names = [""; KEYS.len()];
+    let mut i = 0;
+    while i < KEYS.len() {
+        names[i] = KEYS[i].0;
+        i += 1;
+    }
+    names
+};
+
 /// Keys whose values are never shown, nor the text that follows them.
 const SECRET_KEYS: &[&str] = &["password", "PwdCertif"];
 
@@ -386,7 +400,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                     "unknown property '{}' at position {} (known: {})",
                     printable(&p.key),
                     p.pos,
-                    KEYS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    PROPERTIES.join(", ")
                 ),
             ));
         };
