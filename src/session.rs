@@ -381,6 +381,8 @@ impl Session {
             record.handle = self.id;
             record.server = self.settings.endpoint.display();
             record.sender = self.settings.sender.to_string();
+            record.signed = self.settings.smime.sign;
+            record.encrypted = self.settings.smime.encrypt;
         }
         if let Some(d) = self.draft.as_ref().filter(|_| logging) {
             let list = |l: &[Mailbox]| {

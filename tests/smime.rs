@@ -435,9 +435,12 @@ fn sign_then_encrypt_with_secure_headers() {
     let gpg = Gpgsm::new(&pki);
     let server = SmtpServer::start();
     let mut h = 0;
+    let logdir = tempfile::tempdir().unwrap();
+    let log = logdir.path().join("sent.csv");
     let extra = format!(
-        "Sign=true;Encrypt=true;SecureHeaders=true;WrapperSubject=\"Secure message\";RecipientCerts=\"{}\"",
-        pki.path("bob.pem").display()
+        "Sign=true;Encrypt=true;SecureHeaders=true;WrapperSubject=\"Secure message\";RecipientCerts=\"{}\";logfile=\"{}\"",
+        pki.path("bob.pem").display(),
+        log.display()
     );
     ok(
         &mut h,
@@ -452,6 +455,12 @@ fn sign_then_encrypt_with_secure_headers() {
     );
     ok(&mut h, "MAILSEND", "", "");
     ok(&mut h, "MAILEND", "", "");
+    // The send log says what was done to the message (SPEC §7).
+    let rows = read_log(&log);
+    assert_eq!(
+        (rows[0]["signed"].as_str(), rows[0]["encrypted"].as_str()),
+        ("yes", "yes")
+    );
     let m = &server.wait_for(1)[0];
     // Outside: transport headers and the wrapper subject only.
     assert_eq!(header(m, "Subject"), Some("Secure message"));
