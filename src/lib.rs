@@ -43,6 +43,9 @@ mod smime;
 mod transport;
 
 pub use dryrun::set_dry_run_dir;
+
+/// The library version, "MAJOR.MINOR.PATCH" (what `lnccmd_version()` returns).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use error::LnccmdStatus;
 
 /// One LNCCMD call from Rust, without pointers: what `lnccmd()` does, for
