@@ -317,6 +317,15 @@ impl Host for CliHost {
         let before = *handle;
         let (code, text) = lnccmd::call(handle, cmd, opt, parm1, parm2);
         let name = cmd.trim_matches([' ', '\t']).to_ascii_uppercase();
+        if name == "MAILSMTP"
+            && code == 0
+            && !self.quiet
+            && let Some(cs) = foreign_input_charset(parm1)
+        {
+            eprintln!(
+                "lnccmd: warning: MAILSMTP InputCharset={cs}, but lnccmd passes the script's text as UTF-8: non-ASCII characters will be misread"
+            );
+        }
         if name == "MAILSMTP" && before == 0 && *handle != 0 {
             self.open.insert(*handle);
         } else if name == "MAILEND" && *handle == 0 {
@@ -343,6 +352,23 @@ impl Host for CliHost {
     fn say(&mut self, text: &str) {
         println!("{text}");
     }
+}
+
+/// The `InputCharset` of MAILSMTP properties, when it is not UTF-8: the
+/// library would decode the script's UTF-8 text with it.
+fn foreign_input_charset(props: &str) -> Option<String> {
+    let lower = props.to_ascii_lowercase();
+    let at = lower.rfind("inputcharset")?;
+    let rest = props[at + "inputcharset".len()..].trim_start();
+    let value = rest.strip_prefix('=')?.trim_start();
+    let value = value
+        .trim_start_matches('"')
+        .split(['"', ';'])
+        .next()
+        .unwrap_or("")
+        .trim();
+    let utf8 = value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8");
+    (!value.is_empty() && !utf8).then(|| value.to_string())
 }
 
 /// Sets up `--dry-run`: the folder, created if needed.
@@ -531,6 +557,21 @@ mod tests {
         assert_eq!(exit_for(400), 4);
         assert_eq!(exit_for(504), 5);
         assert_eq!(exit_for(900), 9);
+    }
+
+    #[test]
+    fn input_charsets_other_than_utf8_are_noticed() {
+        let f = foreign_input_charset;
+        assert_eq!(
+            f("Server=x;InputCharset=windows-1252").as_deref(),
+            Some("windows-1252")
+        );
+        assert_eq!(
+            f("Server=x; inputcharset = \"ISO-8859-1\" ;a=b").as_deref(),
+            Some("ISO-8859-1")
+        );
+        assert_eq!(f("Server=x;InputCharset=UTF-8"), None);
+        assert_eq!(f("Server=x;Sender=y"), None);
     }
 
     #[test]

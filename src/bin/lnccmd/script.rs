@@ -482,6 +482,15 @@ pub fn compile(source: &str, default_smtp: Option<String>) -> Result<Program, Sy
     })
 }
 
+/// What a value longer than its `*CHAR` variable does.
+#[derive(Clone, Copy)]
+enum Cut {
+    Warn,
+    Silent,
+    /// A handle that does not fit would name another session.
+    Fail,
+}
+
 fn cat(left: String, op: CatOp, right: &str) -> String {
     match op {
         CatOp::Cat => left + right,
@@ -548,13 +557,19 @@ impl Program {
         line: usize,
         name: &str,
         value: &str,
-        quiet: bool,
+        cut: Cut,
     ) -> Result<(), Failure> {
         let var = self.vars.get_mut(name).expect("checked by compile");
-        match var.assign(name, value) {
-            Ok(Some(w)) if !quiet => host.warn(line, &w),
-            Ok(_) => {}
-            Err(message) => return Err(Failure::Script { line, message }),
+        match (var.assign(name, value), cut) {
+            (Ok(Some(w)), Cut::Warn) => host.warn(line, &w),
+            (Ok(Some(_)), Cut::Fail) => {
+                return Err(Failure::Script {
+                    line,
+                    message: format!("the handle {value} does not fit in &{name}"),
+                });
+            }
+            (Ok(_), _) => {}
+            (Err(message), _) => return Err(Failure::Script { line, message }),
         }
         Ok(())
     }
@@ -581,7 +596,7 @@ impl Program {
                 Kind::End => break,
                 Kind::ChgVar { var, value } => {
                     let v = self.expr(value);
-                    self.assign(host, line, var, &v, false)?;
+                    self.assign(host, line, var, &v, Cut::Warn)?;
                     continue;
                 }
                 Kind::SndPgmMsg(msg) => {
@@ -613,10 +628,11 @@ impl Program {
                     let (code, result) =
                         host.call(&mut h, &values[1], &values[2], &values[3], &values[4]);
                     if let Elem::Var(v) = &parms[0] {
-                        self.assign(host, line, v, &h.to_string(), true)?;
+                        self.assign(host, line, v, &h.to_string(), Cut::Fail)?;
                     }
                     if let Elem::Var(v) = &parms[5] {
-                        self.assign(host, line, v, &result, true)?;
+                        // RESULT is cut to the variable's length, as on IBM i.
+                        self.assign(host, line, v, &result, Cut::Silent)?;
                     }
                     (code, result)
                 }
@@ -659,6 +675,8 @@ mod tests {
         said: Vec<String>,
         /// Code to return for a command, by name.
         fail: HashMap<String, i32>,
+        /// Added to the handle MAILSMTP opens (7).
+        handle_base: i32,
     }
 
     impl Host for Fake {
@@ -677,7 +695,7 @@ mod tests {
                 return (code, format!("{code} {c}: failed"));
             }
             match c.as_str() {
-                "MAILSMTP" if *handle == 0 => *handle = 7,
+                "MAILSMTP" if *handle == 0 => *handle = 7 + self.handle_base,
                 "MAILEND" => *handle = 0,
                 _ => {}
             }
@@ -871,6 +889,26 @@ mod tests {
             assert_eq!(e.line, line, "{src}: {e:?}");
             assert!(e.message.contains(text), "{src}: {e:?}");
         }
+    }
+
+    #[test]
+    fn a_handle_that_does_not_fit_its_variable_stops_the_program() {
+        let src = "DCL &H *CHAR 1\nDCL &R *CHAR 1\nCALL LNCCMD (&H 'MAILSMTP' ' ' 'x' ' ' &R)\nCALL LNCCMD (&H 'MAILEND' ' ' ' ' ' ' &R)";
+        let mut f = Fake {
+            handle_base: 10,
+            ..Fake::default()
+        };
+        let (_, r) = run(src, &mut f);
+        match r {
+            Err(Failure::Script { line: 3, message }) => {
+                assert!(
+                    message.contains("handle 17 does not fit in &H"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(f.calls.len(), 1);
     }
 
     #[test]
