@@ -912,6 +912,37 @@ mod tests {
     }
 
     #[test]
+    fn lncsndmail_in_a_program_uses_variables_and_its_own_session() {
+        let src = "DCL &WHO *CHAR 20 'bob'\nDCL &SRV *CHAR 20 'smtp.example.test'\n\
+                   LNCSNDMAIL TOINTNET(((&WHO *TCAT '@example.test') *CC)) SUBJECT('Hi' *BCAT &WHO) +\n\
+                     MSG(('Dear' *BCAT %TRIM(&WHO)) 'bye') CFGSMTP(&SRV 25 'a@example.test')\n\
+                   LNCCMD CMD(MAILSEND)\n";
+        let mut f = Fake::default();
+        let (_, r) = run(src, &mut f);
+        assert_eq!(r, Ok(Report::default()));
+        let calls: Vec<String> = f
+            .calls
+            .iter()
+            .map(|(h, c, _, p1, p2)| format!("{h} {c}|{p1}|{p2}"))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                "0 MAILSMTP|Server=\"smtp.example.test\";port=\"25\";Sender=\"a@example.test\"|",
+                "7 MAILPREP||",
+                "7 MAILSUBJ|Hi bob|",
+                "7 MAILCC|bob@example.test|",
+                "7 MAILTEXT|Dear bob|",
+                "7 MAILTEXT|bye|",
+                "7 MAILSEND||",
+                "7 MAILEND||",
+                // The program's own handle for the command form is separate.
+                "0 MAILSEND||",
+            ]
+        );
+    }
+
+    #[test]
     fn a_bad_handle_value_is_a_script_error() {
         let src =
             "DCL &H *CHAR 5 'abc'\nDCL &R *CHAR 10\nCALL LNCCMD (&H 'MAILEND' ' ' ' ' ' ' &R)";
