@@ -44,7 +44,14 @@ fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (Lnccmd
 }
 
 /// `dispatch` behind a panic guard: a panic becomes the internal-error code.
-fn guarded(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (LnccmdStatus, String) {
+/// The one place a call becomes its status and RESULT text: both exported
+/// functions and the Rust-level `crate::call` go through it.
+pub(crate) fn guarded(
+    handle: &mut i32,
+    cmd: &[u8],
+    parm1: &[u8],
+    parm2: &[u8],
+) -> (LnccmdStatus, String) {
     guard(|| dispatch(handle, cmd, parm1, parm2))
 }
 

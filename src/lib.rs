@@ -13,6 +13,9 @@
 //! - Handles are positive numbers never reused in a process; sessions are
 //!   independent and may run on different threads at once; calls on one
 //!   handle are serialised. No panic crosses the boundary.
+//! - For Rust programs (not in the C ABI): `call`, the same call without
+//!   pointers, and `set_dry_run_dir`, which makes MAILSEND write the composed
+//!   message to a folder instead of sending it.
 //!
 //! Layout: `ffi` (the only unsafe code) -> `command` (the table) ->
 //! `registry` (handles) -> `session` (sequence rules, draft) -> `settings`,
@@ -26,6 +29,7 @@ mod charset;
 pub mod command;
 mod compose;
 mod dkim;
+mod dryrun;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
@@ -38,7 +42,25 @@ mod settings;
 mod smime;
 mod transport;
 
+pub use dryrun::set_dry_run_dir;
+
+/// The library version, "MAJOR.MINOR.PATCH" (what `lnccmd_version()` returns).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use error::LnccmdStatus;
+
+/// One LNCCMD call from Rust, without pointers: what `lnccmd()` does, for
+/// Rust programs (the `lnccmd` command-line tool uses it).
+///
+/// Returns the status code and the full RESULT text (`0`, or
+/// `<code> <COMMAND>: <message>`), produced by the same code as the C
+/// functions; the text is not cut to `LNCCMD_RESULT_LEN`. `handle` is in/out
+/// as in the C ABI (MAILSMTP with 0 opens a session, MAILEND writes 0).
+/// `opt` is ignored by every mail command. No panic escapes.
+pub fn call(handle: &mut i32, cmd: &str, opt: &str, parm1: &str, parm2: &str) -> (i32, String) {
+    let _ = opt;
+    let (status, text) = ffi::guarded(handle, cmd.as_bytes(), parm1.as_bytes(), parm2.as_bytes());
+    (status.code(), text)
+}
 
 /// Entry points for the fuzz targets only (`cargo fuzz` builds with
 /// `--cfg fuzzing`): the pure parsers, which the C ABI reaches only through
@@ -62,3 +84,31 @@ pub mod fuzzing {
     }
 }
 pub use ffi::{LNCCMD_RESULT_LEN, lnccmd, lnccmd_fixed, lnccmd_strerror, lnccmd_version};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn call_gives_the_code_and_the_whole_result() {
+        let mut h = 0;
+        let (rc, text) = super::call(&mut h, "mailfoo", "", "", "");
+        assert_eq!(rc, 101);
+        assert!(text.starts_with("101 mailfoo: unknown command"), "{text}");
+        assert!(text.ends_with("MAILSEND, MAILEND"), "{text}");
+        let (rc, text) = super::call(
+            &mut h,
+            "MAILSMTP",
+            "x",
+            "Server=127.0.0.1;Sender=a@x.test",
+            "",
+        );
+        assert_eq!((rc, text.as_str()), (0, "0"));
+        assert!(h > 0);
+        let (rc, _) = super::call(&mut h, "MAILTO", "", "bob@", "");
+        assert_eq!(rc, 103);
+        assert_eq!(
+            super::call(&mut h, "MAILEND", "", "", ""),
+            (0, "0".to_string())
+        );
+        assert_eq!(h, 0);
+    }
+}

@@ -374,8 +374,10 @@ impl Session {
     fn send(&mut self) -> Result<()> {
         let started = Instant::now();
         let mut record = logfile::Record::default();
+        // A dry run (crate::dryrun) writes a file instead, and no log line.
+        let dry = crate::dryrun::dir();
         // Formatting the log line's fields is per-message work: only with a log.
-        let logging = self.settings.logfile.is_some();
+        let logging = self.settings.logfile.is_some() && dry.is_none();
         if logging {
             record.timestamp = compose::iso8601_now();
             record.handle = self.id;
@@ -397,7 +399,7 @@ impl Session {
             record.subject = d.subject.clone().unwrap_or_default();
             record.attachments = d.attachments.len();
         }
-        let outcome = self.deliver(&mut record);
+        let outcome = self.deliver(&mut record, dry.as_deref());
         record.duration_ms = started.elapsed().as_millis();
         match &outcome {
             Ok(()) => {
@@ -413,7 +415,7 @@ impl Session {
                 record.reply = e.detail.clone();
             }
         }
-        let Some(path) = &self.settings.logfile else {
+        let Some(path) = self.settings.logfile.as_ref().filter(|_| logging) else {
             return outcome;
         };
         match (logfile::append(path, &record), outcome) {
@@ -465,8 +467,9 @@ impl Session {
         }
     }
 
-    /// Composes and sends the draft, filling the log record as it goes.
-    fn deliver(&mut self, record: &mut logfile::Record) -> Result<()> {
+    /// Composes and sends the draft (or writes it to the `dry` folder),
+    /// filling the log record as it goes.
+    fn deliver(&mut self, record: &mut logfile::Record, dry: Option<&Path>) -> Result<()> {
         let draft = self.draft.as_mut().ok_or_else(|| {
             Error::new(
                 LnccmdStatus::Sequence,
@@ -483,6 +486,11 @@ impl Session {
         let opts = transport::Options { dsn: draft.dsn };
         record.message_id = out.message_id.clone();
         record.size = out.bytes.len();
+        if let Some(dir) = dry {
+            crate::dryrun::write(dir, &out)?;
+            self.draft = None;
+            return Ok(());
+        }
         let delivery = self.send_with_retries(&out, &opts)?;
         self.draft = None;
         record.reply = delivery.reply;

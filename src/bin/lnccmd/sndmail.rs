@@ -1,0 +1,607 @@
+//! LNCSNDMAIL, LAUNCHER's one-shot send command: a CL command in scripts
+//! and `lnccmd sndmail ...` on the command line. It becomes the LNCCMD calls
+//! MAILSMTP, MAILPREP, MAILSUBJ, MAILTO/MAILCC/MAILBCC, MAILTEXT, MAILBODYF,
+//! MAILLATT, MAILPRTY, MAILREPORT, MAILSEND and MAILEND on a session of its
+//! own. The keywords are documented in docs/cli.md and `lnccmd sndmail --help`.
+
+use crate::cl::{Elem, Param, Statement, SyntaxError};
+use crate::script::Host;
+
+/// The keywords, in the order of the help text. None is positional.
+pub const KEYWORDS: &[&str] = &[
+    "TOINTNET", "SUBJECT", "MSG", "DOC", "HTML", "PTY", "CFMDEL", "CFGSMTP", "SMTP",
+];
+
+/// CFGSMTP's elements, in order.
+pub const CFGSMTP_ELEMENTS: &[&str] = &[
+    "server", "port", "sender", "user", "password", "security", "tries", "timeout",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    To,
+    Cc,
+    Bcc,
+}
+
+impl Kind {
+    fn command(self) -> &'static str {
+        match self {
+            Kind::To => "MAILTO",
+            Kind::Cc => "MAILCC",
+            Kind::Bcc => "MAILBCC",
+        }
+    }
+}
+
+/// An expression (see `script`): operands joined by *CAT and friends.
+type Expr = Vec<Elem>;
+
+/// A checked LNCSNDMAIL, its values still expressions.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    line: usize,
+    to: Vec<(Expr, Kind)>,
+    subject: Option<Expr>,
+    msg: Vec<Expr>,
+    docs: Vec<(Expr, Option<Expr>)>,
+    html: Option<Expr>,
+    pty: Option<Expr>,
+    report: Option<&'static str>,
+    /// CFGSMTP, one list of elements per server; `None` for *DFT / *NONE.
+    servers: Vec<Vec<Option<Expr>>>,
+    smtp: Option<Expr>,
+}
+
+/// A LNCSNDMAIL with its values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    /// MAILSMTP's property string, one per server (the next is tried when
+    /// MAILSEND cannot reach one: a 4xx code).
+    pub smtp: Vec<String>,
+    pub to: Vec<(String, Kind)>,
+    pub subject: Option<String>,
+    pub lines: Vec<String>,
+    pub html: Option<String>,
+    pub docs: Vec<(String, Option<String>)>,
+    pub pty: Option<String>,
+    pub report: Option<&'static str>,
+}
+
+fn err(line: usize, msg: impl Into<String>) -> SyntaxError {
+    SyntaxError {
+        line,
+        message: msg.into(),
+    }
+}
+
+fn has_op(elems: &[Elem]) -> bool {
+    elems.iter().any(|e| matches!(e, Elem::Op(_)))
+}
+
+/// One element as an expression: `(a *CAT b)` is its inside, anything else itself.
+fn expr_of(e: &Elem) -> Expr {
+    match e {
+        Elem::List(inner) => inner.clone(),
+        other => vec![other.clone()],
+    }
+}
+
+/// A special value (`*TO`, `*YES`...) written as a word or a quoted string.
+fn special(e: &Elem) -> Option<String> {
+    match e {
+        Elem::Word(w) | Elem::Str(w) => Some(w.to_ascii_uppercase()),
+        _ => None,
+    }
+}
+
+fn is_default(e: &Elem) -> bool {
+    matches!(e, Elem::Word(w) if ["*DFT", "*NONE", "*SAME"].contains(&w.to_ascii_uppercase().as_str()))
+}
+
+/// A property-string value in double quotes (`"` doubled).
+pub fn quote(v: &str) -> String {
+    format!("\"{}\"", v.replace('"', "\"\""))
+}
+
+impl Spec {
+    /// Checks the keywords of a LNCSNDMAIL statement (bound to `KEYWORDS`).
+    pub fn compile(st: &Statement, slots: &[Option<Param>]) -> Result<Spec, SyntaxError> {
+        let get = |k: &str| {
+            let i = KEYWORDS.iter().position(|x| *x == k).expect("a keyword");
+            slots[i].as_ref()
+        };
+        let tointnet = get("TOINTNET").ok_or_else(|| {
+            err(
+                st.line,
+                "LNCSNDMAIL: TOINTNET() is required: TOINTNET((address *TO) (address *CC) (address *BCC))",
+            )
+        })?;
+        let mut to = Vec::new();
+        for e in &tointnet.elems {
+            match e {
+                Elem::List(inner) if !has_op(inner) => {
+                    let (addr, kind) = match inner.as_slice() {
+                        [a] => (a, None),
+                        [a, k] => (a, Some(k)),
+                        _ => {
+                            return Err(err(
+                                tointnet.line,
+                                "TOINTNET: each recipient is (address *TO|*CC|*BCC)",
+                            ));
+                        }
+                    };
+                    let kind = match kind.map(|k| special(k).unwrap_or_default()).as_deref() {
+                        None | Some("*TO" | "*PRI") => Kind::To,
+                        Some("*CC") => Kind::Cc,
+                        Some("*BCC") => Kind::Bcc,
+                        Some(other) => {
+                            return Err(err(
+                                tointnet.line,
+                                format!(
+                                    "TOINTNET: the recipient type is *TO, *CC or *BCC, not '{other}'"
+                                ),
+                            ));
+                        }
+                    };
+                    to.push((expr_of(addr), kind));
+                }
+                Elem::Op(_) => {
+                    return Err(err(
+                        tointnet.line,
+                        "TOINTNET: put an expression in parentheses: ((&A *TCAT '@example.com') *TO)",
+                    ));
+                }
+                other => to.push((expr_of(other), Kind::To)),
+            }
+        }
+        if to.is_empty() {
+            return Err(err(tointnet.line, "TOINTNET() names no recipient"));
+        }
+        let whole = |k: &str| get(k).map(|p| p.elems.clone());
+        let msg = match get("MSG") {
+            None => Vec::new(),
+            Some(p) if has_op(&p.elems) => vec![p.elems.clone()],
+            Some(p) => p.elems.iter().map(expr_of).collect(),
+        };
+        let mut docs = Vec::new();
+        if let Some(p) = get("DOC") {
+            for e in &p.elems {
+                match e {
+                    Elem::List(inner) if !has_op(inner) => match inner.as_slice() {
+                        [path] => docs.push((expr_of(path), None)),
+                        [path, name] => docs.push((expr_of(path), Some(expr_of(name)))),
+                        _ => {
+                            return Err(err(
+                                p.line,
+                                "DOC: each document is 'path' or ('path' 'shown name')",
+                            ));
+                        }
+                    },
+                    Elem::Op(_) => {
+                        return Err(err(p.line, "DOC: put an expression in parentheses"));
+                    }
+                    other => docs.push((expr_of(other), None)),
+                }
+            }
+        }
+        let report = match get("CFMDEL") {
+            None => None,
+            Some(p) => match p.elems.as_slice() {
+                [e] => match special(e).as_deref() {
+                    Some("*YES") => Some(""),
+                    Some("*NO") => None,
+                    Some("*READ") => Some("read"),
+                    Some("*BOTH") => Some("both"),
+                    _ => return Err(err(p.line, "CFMDEL is *YES, *NO, *READ or *BOTH")),
+                },
+                _ => return Err(err(p.line, "CFMDEL is *YES, *NO, *READ or *BOTH")),
+            },
+        };
+        let mut servers = Vec::new();
+        if let Some(p) = get("CFGSMTP") {
+            let all_lists = !p.elems.is_empty()
+                && p.elems
+                    .iter()
+                    .all(|e| matches!(e, Elem::List(inner) if !has_op(inner)));
+            let groups: Vec<&[Elem]> = if all_lists {
+                p.elems
+                    .iter()
+                    .map(|e| match e {
+                        Elem::List(inner) => inner.as_slice(),
+                        _ => unreachable!(),
+                    })
+                    .collect()
+            } else {
+                vec![p.elems.as_slice()]
+            };
+            for g in groups {
+                if g.len() > CFGSMTP_ELEMENTS.len() || has_op(g) {
+                    return Err(err(
+                        p.line,
+                        format!(
+                            "CFGSMTP has at most {} elements: ({}); put expressions in parentheses",
+                            CFGSMTP_ELEMENTS.len(),
+                            CFGSMTP_ELEMENTS.join(" ")
+                        ),
+                    ));
+                }
+                if g.first().is_none_or(is_default) {
+                    return Err(err(p.line, "CFGSMTP: the first element is the server"));
+                }
+                servers.push(
+                    g.iter()
+                        .map(|e| (!is_default(e)).then(|| expr_of(e)))
+                        .collect(),
+                );
+            }
+        }
+        Ok(Spec {
+            line: st.line,
+            to,
+            subject: whole("SUBJECT"),
+            msg,
+            docs,
+            html: whole("HTML"),
+            pty: whole("PTY"),
+            report,
+            servers,
+            smtp: whole("SMTP"),
+        })
+    }
+
+    /// Runs `check` on every expression (declared variables, operators).
+    pub fn check(
+        &self,
+        mut check: impl FnMut(&[Elem], usize) -> Result<(), SyntaxError>,
+    ) -> Result<(), SyntaxError> {
+        let l = self.line;
+        for (a, _) in &self.to {
+            check(a, l)?;
+        }
+        for e in self
+            .subject
+            .iter()
+            .chain(&self.msg)
+            .chain(&self.html)
+            .chain(&self.pty)
+        {
+            check(e, l)?;
+        }
+        for (p, n) in &self.docs {
+            check(p, l)?;
+            if let Some(n) = n {
+                check(n, l)?;
+            }
+        }
+        for s in &self.servers {
+            for e in s.iter().flatten() {
+                check(e, l)?;
+            }
+        }
+        if let Some(s) = &self.smtp {
+            check(s, l)?;
+        }
+        Ok(())
+    }
+
+    /// The values, with `eval` for expressions; `default_smtp` is the
+    /// `LNCCMD_SMTP` property string. Errors are (code, RESULT).
+    pub fn resolve(
+        &self,
+        eval: impl Fn(&[Elem]) -> String,
+        default_smtp: Option<&str>,
+    ) -> Result<Mail, (i32, String)> {
+        let fail = |code: i32, msg: String| (code, format!("{code} LNCSNDMAIL: {msg}"));
+        let value = |e: &Expr| eval(e).trim_matches(' ').to_string();
+        let extra = self.smtp.as_ref().map(value).unwrap_or_default();
+        let mut smtp = Vec::new();
+        let join = |cfg: String| {
+            [
+                default_smtp.unwrap_or("").trim(),
+                cfg.as_str(),
+                extra.as_str(),
+            ]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(";")
+        };
+        for server in &self.servers {
+            let el = |i: usize| {
+                server
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .map(|e| value(&e))
+                    .filter(|v| !v.is_empty())
+            };
+            let mut items = Vec::new();
+            let names = ["Server", "port", "Sender", "UserId", "password"];
+            for (i, name) in names.iter().enumerate() {
+                if let Some(v) = el(i) {
+                    items.push(format!("{name}={}", quote(&v)));
+                }
+            }
+            match el(5).map(|v| v.to_ascii_uppercase()).as_deref() {
+                None | Some("*NONE") => {}
+                Some("*TLS" | "*STARTTLS") => items.push("enableSSL=true;SSLType=TLS".into()),
+                Some("*SMTPS" | "*SSL") => items.push("enableSSL=true;SSLType=SMTPS".into()),
+                Some(other) => {
+                    return Err(fail(
+                        106,
+                        format!("CFGSMTP security is *NONE, *TLS or *SMTPS, not '{other}'"),
+                    ));
+                }
+            }
+            if let Some(t) = el(6) {
+                match t.parse::<u32>() {
+                    Ok(n) if n >= 1 => items.push(format!("Retries={}", n - 1)),
+                    _ => {
+                        return Err(fail(
+                            106,
+                            format!("CFGSMTP tries is a number from 1, not '{t}'"),
+                        ));
+                    }
+                }
+            }
+            if let Some(t) = el(7) {
+                items.push(format!("Timeout={}", quote(&t)));
+            }
+            smtp.push(join(items.join(";")));
+        }
+        if smtp.is_empty() {
+            let props = join(String::new());
+            if props.is_empty() {
+                return Err(fail(
+                    105,
+                    "no SMTP server: give CFGSMTP('server' port 'sender'), SMTP('Server=\"...\";Sender=\"...\"') or LNCCMD_SMTP in the environment".into(),
+                ));
+            }
+            smtp.push(props);
+        }
+        let opt = |e: &Option<Expr>| e.as_ref().map(value).filter(|v| !v.is_empty());
+        Ok(Mail {
+            smtp,
+            to: self.to.iter().map(|(a, k)| (value(a), *k)).collect(),
+            subject: opt(&self.subject),
+            lines: self
+                .msg
+                .iter()
+                .map(|e| eval(e).trim_end_matches(' ').to_string())
+                .collect(),
+            html: opt(&self.html),
+            docs: self
+                .docs
+                .iter()
+                .map(|(p, n)| (value(p), n.as_ref().map(value)))
+                .collect(),
+            pty: opt(&self.pty),
+            report: self.report,
+        })
+    }
+}
+
+impl Mail {
+    /// The calls between MAILSMTP and MAILSEND: (command, PARM1, PARM2).
+    pub fn plan(&self) -> Vec<(&'static str, String, String)> {
+        let mut calls = vec![("MAILPREP", String::new(), String::new())];
+        if let Some(s) = &self.subject {
+            calls.push(("MAILSUBJ", s.clone(), String::new()));
+        }
+        for (a, k) in &self.to {
+            calls.push((k.command(), a.clone(), String::new()));
+        }
+        for l in &self.lines {
+            calls.push(("MAILTEXT", l.clone(), String::new()));
+        }
+        if let Some(h) = &self.html {
+            calls.push(("MAILBODYF", h.clone(), String::new()));
+        }
+        for (p, n) in &self.docs {
+            let p2 = n.as_ref().map(|n| format!("name={}", quote(n)));
+            calls.push(("MAILLATT", p.clone(), p2.unwrap_or_default()));
+        }
+        if let Some(p) = &self.pty {
+            calls.push(("MAILPRTY", p.clone(), String::new()));
+        }
+        if let Some(r) = self.report {
+            calls.push(("MAILREPORT", r.to_string(), String::new()));
+        }
+        calls
+    }
+}
+
+/// Sends the mail on a session of its own, always closed at the end.
+/// Errors are (code, RESULT) of the call that failed.
+pub fn send(mail: &Mail, host: &mut dyn Host, line: usize) -> Result<(), (i32, String)> {
+    let mut h = 0;
+    let result = send_on(mail, host, line, &mut h);
+    if h != 0 {
+        host.call(&mut h, "MAILEND", "", "", "");
+    }
+    result
+}
+
+fn send_on(
+    mail: &Mail,
+    host: &mut dyn Host,
+    line: usize,
+    h: &mut i32,
+) -> Result<(), (i32, String)> {
+    let step = |host: &mut dyn Host, h: &mut i32, cmd: &str, p1: &str, p2: &str| {
+        let (code, text) = host.call(h, cmd, "", p1, p2);
+        if code == 0 { Ok(()) } else { Err((code, text)) }
+    };
+    step(host, h, "MAILSMTP", &mail.smtp[0], "")?;
+    for (cmd, p1, p2) in mail.plan() {
+        step(host, h, cmd, &p1, &p2)?;
+    }
+    let mut server = 0;
+    loop {
+        match step(host, h, "MAILSEND", "", "") {
+            Ok(()) => return Ok(()),
+            Err((code, text)) if code / 100 == 4 && server + 1 < mail.smtp.len() => {
+                server += 1;
+                host.warn(
+                    line,
+                    &format!("{text} (trying server {} of CFGSMTP)", server + 1),
+                );
+                // The draft is kept: the same message goes through the next server.
+                step(host, h, "MAILSMTP", &mail.smtp[server], "")?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cl;
+
+    fn spec(src: &str) -> Result<Spec, SyntaxError> {
+        let st = cl::parse(src).unwrap().remove(0);
+        let slots = cl::bind(&st, KEYWORDS, 0)?;
+        Spec::compile(&st, &slots)
+    }
+
+    /// Literal expressions only (no variables here): the operands joined.
+    fn lit(e: &[Elem]) -> String {
+        e.iter()
+            .map(|x| match x {
+                Elem::Str(s) | Elem::Word(s) => s.clone(),
+                _ => String::new(),
+            })
+            .collect()
+    }
+
+    fn mail(src: &str, env: Option<&str>) -> Result<Mail, (i32, String)> {
+        spec(src).unwrap().resolve(lit, env)
+    }
+
+    #[test]
+    fn every_keyword_becomes_its_call() {
+        let m = mail(
+            "LNCSNDMAIL TOINTNET((bob@example.com *TO) ('Amy <amy@example.com>' *cc) (c@example.com *BCC) d@example.com) \
+             SUBJECT('Invoice n°42') MSG('Hello,' 'l''équipe') DOC('/tmp/a.pdf' ('/tmp/b.png' 'Logo.png')) \
+             HTML('<p>x</p>') PTY(*HIGH) CFMDEL(*YES) \
+             CFGSMTP('smtp.example.com' 587 'Billing <billing@example.com>' 'u1' 'pw' *TLS 3 30)",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            m.smtp,
+            [
+                "Server=\"smtp.example.com\";port=\"587\";Sender=\"Billing <billing@example.com>\";UserId=\"u1\";password=\"pw\";enableSSL=true;SSLType=TLS;Retries=2;Timeout=\"30\""
+            ]
+        );
+        let plan: Vec<_> = m
+            .plan()
+            .into_iter()
+            .map(|(c, a, b)| format!("{c}|{a}|{b}"))
+            .collect();
+        assert_eq!(
+            plan,
+            [
+                "MAILPREP||",
+                "MAILSUBJ|Invoice n°42|",
+                "MAILTO|bob@example.com|",
+                "MAILCC|Amy <amy@example.com>|",
+                "MAILBCC|c@example.com|",
+                "MAILTO|d@example.com|",
+                "MAILTEXT|Hello,|",
+                "MAILTEXT|l'équipe|",
+                "MAILBODYF|<p>x</p>|",
+                "MAILLATT|/tmp/a.pdf|",
+                "MAILLATT|/tmp/b.png|name=\"Logo.png\"",
+                "MAILPRTY|*HIGH|",
+                "MAILREPORT||",
+            ]
+        );
+    }
+
+    #[test]
+    fn cfgsmtp_forms_defaults_and_several_servers() {
+        let one = |cfg: &str| mail(&format!("LNCSNDMAIL TOINTNET(a@x.test) CFGSMTP{cfg}"), None);
+        let expected = "Server=\"h\";port=\"25\";Sender=\"s@x.test\"";
+        assert_eq!(one("('h' 25 's@x.test')").unwrap().smtp, [expected]);
+        assert_eq!(one("(('h' 25 's@x.test'))").unwrap().smtp, [expected]);
+        assert_eq!(
+            one("(h *DFT s@x.test *NONE *NONE *SMTPS)").unwrap().smtp,
+            ["Server=\"h\";Sender=\"s@x.test\";enableSSL=true;SSLType=SMTPS"]
+        );
+        assert_eq!(
+            one("((h1 25 s@x.test) (h2 2525 s@x.test))").unwrap().smtp,
+            [
+                expected.replace("\"h\"", "\"h1\""),
+                expected
+                    .replace("\"h\"", "\"h2\"")
+                    .replace("25\"", "2525\"")
+            ]
+        );
+        // A quote in a value cannot end the property.
+        assert_eq!(
+            one("(h 25 s@x.test u 'p\";Server=\"evil')").unwrap().smtp[0],
+            "Server=\"h\";port=\"25\";Sender=\"s@x.test\";UserId=\"u\";password=\"p\"\";Server=\"\"evil\""
+        );
+        assert_eq!(one("(h 25 s *NONE *NONE *RC4)").unwrap_err().0, 106);
+        assert_eq!(one("(h 25 s *NONE *NONE *TLS 0)").unwrap_err().0, 106);
+        assert!(spec("LNCSNDMAIL TOINTNET(a) CFGSMTP(*DFT 25)").is_err());
+        assert!(spec("LNCSNDMAIL TOINTNET(a) CFGSMTP(a b c d e f g h i)").is_err());
+    }
+
+    #[test]
+    fn smtp_keyword_and_environment_are_merged_last_wins() {
+        let m = mail(
+            "LNCSNDMAIL TOINTNET(a@x.test) CFGSMTP(h 25) SMTP('Sender=\"s@x.test\";logfile=\"/tmp/l.csv\"')",
+            Some("Server=default;Sender=d@x.test"),
+        )
+        .unwrap();
+        assert_eq!(
+            m.smtp,
+            [
+                "Server=default;Sender=d@x.test;Server=\"h\";port=\"25\";Sender=\"s@x.test\";logfile=\"/tmp/l.csv\""
+            ]
+        );
+        let m = mail(
+            "LNCSNDMAIL TOINTNET(a@x.test)",
+            Some("Server=h;Sender=s@x.test"),
+        )
+        .unwrap();
+        assert_eq!(m.smtp, ["Server=h;Sender=s@x.test"]);
+        let e = mail("LNCSNDMAIL TOINTNET(a@x.test)", None).unwrap_err();
+        assert_eq!(e.0, 105);
+        assert!(e.1.starts_with("105 LNCSNDMAIL: no SMTP server"), "{}", e.1);
+    }
+
+    #[test]
+    fn keyword_mistakes() {
+        let e = |src: &str| spec(src).unwrap_err().message;
+        assert!(e("LNCSNDMAIL SUBJECT(x)").contains("TOINTNET() is required"));
+        assert!(e("LNCSNDMAIL TOINTNET((a *FROM))").contains("*TO, *CC or *BCC"));
+        assert!(e("LNCSNDMAIL TOINTNET((a *TO x))").contains("(address"));
+        assert!(e("LNCSNDMAIL TOINTNET(a) CFMDEL(*MAYBE)").contains("CFMDEL"));
+        assert!(e("LNCSNDMAIL TOINTNET()").contains("no recipient"));
+        let st = cl::parse("LNCSNDMAIL TOINTNET(a) FROM(b)")
+            .unwrap()
+            .remove(0);
+        assert!(
+            cl::bind(&st, KEYWORDS, 0)
+                .unwrap_err()
+                .message
+                .contains("unknown keyword FROM")
+        );
+    }
+
+    #[test]
+    fn msg_with_an_operator_is_one_line() {
+        let m = mail(
+            "LNCSNDMAIL TOINTNET(a@x.test) MSG('a' *CAT 'b') SMTP('Server=h;Sender=s@x.test')",
+            None,
+        )
+        .unwrap();
+        assert_eq!(m.lines, ["ab"]);
+    }
+}
