@@ -729,7 +729,7 @@ fn protect(
         // before encrypting, as the bytes are inside encrypt (peak memory).
         let content = entity_bytes(&entity);
         drop(entity);
-        let der = crate::smime::encrypt(&certs, content, sm.algo)?;
+        let encoded = crate::smime::encrypt_base64(&certs, content, sm.algo)?;
         let ct = format!(
             "application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"",
             sm.algo.smime_type()
@@ -737,9 +737,6 @@ fn protect(
         // The part is built with an empty body; its base64 body is returned
         // apart and put after the headers in place (see `compose`), so the
         // message is never held twice in memory.
-        let encoded = Body::new_with_encoding(der, ContentTransferEncoding::Base64)
-            .map_err(|_| internal("base64"))?
-            .into_vec();
         let part = SinglePart::builder()
             .header(ContentType::parse(&ct).map_err(internal)?)
             .header(ContentDisposition::attachment("smime.p7m"))

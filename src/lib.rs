@@ -17,15 +17,19 @@
 //!   pointers, and `set_dry_run_dir`, which makes MAILSEND write the composed
 //!   message to a folder instead of sending it.
 //!
-//! Layout: `ffi` (the only unsafe code) -> `command` (the table) ->
+//! Layout: `ffi` (unsafe: the C boundary) -> `command` (the table) ->
 //! `registry` (handles) -> `session` (sequence rules, draft) -> `settings`,
-//! `props` (parsing), `compose` (MIME), `transport` (SMTP).
+//! `props` (parsing), `compose` (MIME), `smime` and `cms_stream` (S/MIME;
+//! `cms_stream` is the other unsafe module: OpenSSL's streaming CMS
+//! encoder), `transport` (SMTP).
 
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
 #![warn(rust_2018_idioms)]
 
 mod charset;
+#[allow(unsafe_code)]
+mod cms_stream;
 pub mod command;
 mod compose;
 mod dkim;

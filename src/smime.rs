@@ -312,23 +312,17 @@ pub fn sign(id: &Identity, content: &[u8]) -> Result<Vec<u8>> {
     cms.to_der().map_err(fail)
 }
 
-/// CMS EnvelopedData (or AuthEnvelopedData for GCM), DER, of `content` for
-/// every certificate in `recipients`.
-/// `content` is taken by value and freed as soon as OpenSSL holds the
-/// encrypted copy (peak memory with large attachments).
-pub fn encrypt(recipients: &[X509], content: Vec<u8>, algo: Algo) -> Result<Vec<u8>> {
-    let fail = |e: openssl::error::ErrorStack| {
+/// CMS EnvelopedData (or AuthEnvelopedData for GCM) of `content` for every
+/// certificate in `recipients`, as the base64 body of an
+/// application/pkcs7-mime part (lines of 76, CRLF between them).
+/// Streamed (`cms_stream`): `content`'s memory is released as it is
+/// encrypted, and the DER is never held whole (peak memory with large
+/// attachments).
+pub fn encrypt_base64(recipients: &[X509], content: Vec<u8>, algo: Algo) -> Result<Vec<u8>> {
+    crate::cms_stream::encrypt_base64(recipients, content, algo.cipher()).map_err(|e| {
         Error::new(
             LnccmdStatus::EncryptFailed,
             format!("encryption failed: {e}"),
         )
-    };
-    let mut certs = Stack::new().map_err(fail)?;
-    for c in recipients {
-        certs.push(c.clone()).map_err(fail)?;
-    }
-    let cms = CmsContentInfo::encrypt(&certs, &content, algo.cipher(), CMSOptions::BINARY)
-        .map_err(fail)?;
-    drop(content);
-    cms.to_der().map_err(fail)
+    })
 }
