@@ -508,12 +508,7 @@ impl Session {
         if delivery.refused.is_empty() {
             return Ok(());
         }
-        let list = delivery
-            .refused
-            .iter()
-            .map(|(a, r)| format!("<{a}>: {r}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let list = transport::describe_refused(&delivery.refused);
         Err(Error::new(
             LnccmdStatus::PartialDelivery,
             format!(

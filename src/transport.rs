@@ -376,6 +376,16 @@ fn reset(slot: &mut Option<Connection>) {
     }
 }
 
+/// Refused recipients as RESULT and the log say them:
+/// `<a@x>: 550 ...; <b@y>: 451 ...`.
+pub fn describe_refused(refused: &[(Address, String)]) -> String {
+    refused
+        .iter()
+        .map(|(a, r)| format!("<{a}>: {r}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The envelope of one transaction: MAIL FROM, one RCPT TO per recipient,
 /// then DATA. With PIPELINING (RFC 2920) they go in one write and their
 /// replies are read together: two round trips per message (this, then the
@@ -552,11 +562,7 @@ pub fn send(
     if refused.len() == out.rcpts.len() {
         abandon(slot);
         reset(slot);
-        let list = refused
-            .iter()
-            .map(|(a, r)| format!("<{a}>: {r}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let list = describe_refused(&refused);
         let status = if refused.iter().all(|(_, r)| r.starts_with('4')) {
             LnccmdStatus::TemporaryFailure
         } else {
