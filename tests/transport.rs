@@ -716,11 +716,8 @@ fn with_pipelining_the_envelope_goes_in_one_write() {
                 return;
             }
             p.send("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n");
-            while let Some(l) = p.line() {
-                if l == "." {
-                    p.send("250 2.0.0 queued\r\n");
-                    break;
-                }
+            if p.data().is_some() {
+                p.send("250 2.0.0 queued\r\n");
             }
         }
     });
@@ -817,11 +814,8 @@ fn with_pipelining_one_refused_recipient_is_a_partial_delivery() {
             return;
         }
         p.send("250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 <amy@example.test>: no such user\r\n354 go\r\n");
-        while let Some(l) = p.line() {
-            if l == "." {
-                p.send("250 2.0.0 queued\r\n");
-                break;
-            }
+        if p.data().is_some() {
+            p.send("250 2.0.0 queued\r\n");
         }
         p.stall();
     });
@@ -851,11 +845,8 @@ fn with_pipelining_a_dropped_connection_is_reopened_transparently() {
         let _ = p.hello(&["PIPELINING"]);
         if read_envelope(&mut p, 1).is_some() {
             p.send("250 ok\r\n250 ok\r\n354 go\r\n");
-            while let Some(l) = p.line() {
-                if l == "." {
-                    p.send("250 2.0.0 queued\r\n");
-                    break;
-                }
+            if p.data().is_some() {
+                p.send("250 2.0.0 queued\r\n");
             }
         }
         p.drop_connection();

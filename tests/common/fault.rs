@@ -77,15 +77,21 @@ impl Peer {
             let r = reply(&l);
             self.send(&r);
             if up == "DATA" && r.starts_with("354") {
-                let mut data = Vec::new();
-                loop {
-                    let d = self.line()?;
-                    if d == "." {
-                        return Some(data);
-                    }
-                    data.push(d);
-                }
+                return self.data();
             }
+        }
+    }
+
+    /// The message after a 354: its lines up to the final dot (None when the
+    /// client hung up first).
+    pub fn data(&mut self) -> Option<Vec<String>> {
+        let mut data = Vec::new();
+        loop {
+            let d = self.line()?;
+            if d == "." {
+                return Some(data);
+            }
+            data.push(d);
         }
     }
 
