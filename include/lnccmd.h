@@ -90,6 +90,11 @@ typedef enum lnccmd_status {
    */
   LNCCMD_STATUS_NOT_SUPPORTED = 113,
   /**
+   * MAILSEND refused: a command of this draft failed since its MAILPREP
+   * (RESULT names it); nothing was sent and the draft is kept.
+   */
+  LNCCMD_STATUS_DRAFT_INCOMPLETE = 114,
+  /**
    * A file given to a command does not exist.
    */
   LNCCMD_STATUS_FILE_NOT_FOUND = 200,
@@ -169,6 +174,12 @@ typedef enum lnccmd_status {
    * The server sent a reply that is not valid SMTP.
    */
   LNCCMD_STATUS_PROTOCOL = 408,
+  /**
+   * The whole message was handed over and the server's answer never came:
+   * it may have been delivered. Never retried; check the Message-ID at the
+   * server before sending again.
+   */
+  LNCCMD_STATUS_DELIVERY_UNCERTAIN = 409,
   /**
    * The server refused the sender (MAIL FROM).
    */

@@ -43,6 +43,9 @@ pub enum LnccmdStatus {
     UnknownProperty = 112,
     /// The property, value or command is valid but not implemented yet.
     NotSupported = 113,
+    /// MAILSEND refused: a command of this draft failed since its MAILPREP
+    /// (RESULT names it); nothing was sent and the draft is kept.
+    DraftIncomplete = 114,
     /// A file given to a command does not exist.
     FileNotFound = 200,
     /// A file exists but cannot be read.
@@ -83,6 +86,10 @@ pub enum LnccmdStatus {
     ConnectionLost = 407,
     /// The server sent a reply that is not valid SMTP.
     Protocol = 408,
+    /// The whole message was handed over and the server's answer never came:
+    /// it may have been delivered. Never retried; check the Message-ID at the
+    /// server before sending again.
+    DeliveryUncertain = 409,
     /// The server refused the sender (MAIL FROM).
     SenderRefused = 500,
     /// Some recipients were refused; the message went to the others.
@@ -117,6 +124,7 @@ impl LnccmdStatus {
         Self::CharsetCannotCarry,
         Self::UnknownProperty,
         Self::NotSupported,
+        Self::DraftIncomplete,
         Self::FileNotFound,
         Self::FileUnreadable,
         Self::LogNotWritable,
@@ -137,6 +145,7 @@ impl LnccmdStatus {
         Self::AuthUnavailable,
         Self::ConnectionLost,
         Self::Protocol,
+        Self::DeliveryUncertain,
         Self::SenderRefused,
         Self::PartialDelivery,
         Self::AllRecipientsRefused,
@@ -173,6 +182,7 @@ impl LnccmdStatus {
             Self::CharsetCannotCarry => c"the message charset cannot carry the text",
             Self::UnknownProperty => c"unknown property",
             Self::NotSupported => c"not supported yet",
+            Self::DraftIncomplete => c"a command of this message failed; nothing sent",
             Self::FileNotFound => c"file not found",
             Self::FileUnreadable => c"file cannot be read",
             Self::LogNotWritable => c"mail sent, but the log file could not be written",
@@ -195,6 +205,9 @@ impl LnccmdStatus {
             }
             Self::ConnectionLost => c"connection to the SMTP server lost",
             Self::Protocol => c"the SMTP server sent a reply that is not valid SMTP",
+            Self::DeliveryUncertain => {
+                c"delivery uncertain: the server may have the message; check before sending again"
+            }
             Self::SenderRefused => c"sender refused by the server",
             Self::PartialDelivery => c"message sent, but some recipients were refused",
             Self::AllRecipientsRefused => c"all recipients refused; nothing sent",
