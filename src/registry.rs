@@ -112,12 +112,17 @@ pub fn run(handle: &mut i32, cmd: Command, parm1: &[u8], parm2: &[u8]) -> Result
         session.input_charset()
     };
     // MAILEND always succeeds on a live handle: it takes no parameter.
-    let (parm1, parm2) = match cmd {
-        Command::MailEnd => Default::default(),
+    let decoded = match cmd {
+        Command::MailEnd => Ok(Default::default()),
         // PARM2 is unused by MAILSMTP (the vendor passes ' '): not decoded.
-        Command::MailSmtp => (charset::decode_param("PARM1", parm1, enc)?, String::new()),
-        _ => decode(enc)?,
+        Command::MailSmtp => {
+            charset::decode_param("PARM1", parm1, enc).map(|p1| (p1, String::new()))
+        }
+        _ => decode(enc),
     };
+    // A call whose parameters cannot be decoded failed all the same: the
+    // draft's journal must know (a MAILTEXT lost to a bad byte, say).
+    let (parm1, parm2) = decoded.map_err(|e| session.failed_with(cmd, e, None))?;
     // A panic (a bug) inside the session: its state cannot be trusted any
     // more. Close it now (its connection too) and say so; the caller's
     // number is from now on a closed handle.

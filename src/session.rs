@@ -20,7 +20,117 @@ pub struct Session {
     pub id: i32,
     settings: Settings,
     draft: Option<Draft>,
+    /// What happened to `draft` since its MAILPREP.
+    journal: Journal,
     conn: Option<Connection>,
+}
+
+/// The history of the draft that MAILSEND checks before sending: how many
+/// times each content command was called since MAILPREP, which calls failed
+/// and were not repaired since, and whether a MAILSEND of it ended
+/// uncertain. docs/decisions.md, "Repairing a draft".
+#[derive(Debug, Default)]
+struct Journal {
+    calls: Vec<(Command, u32)>,
+    failures: Vec<FailedCall>,
+    /// The Message-ID of a MAILSEND of this draft that ended with 409.
+    uncertain: Option<String>,
+    /// Why there is no draft: the last MAILPREP failed with this code.
+    prep_failed: Option<LnccmdStatus>,
+}
+
+#[derive(Debug)]
+struct FailedCall {
+    command: Command,
+    /// Its number among the calls of `command` since MAILPREP, from 1.
+    nth: u32,
+    status: LnccmdStatus,
+    detail: String,
+    /// Its parameters as decoded; `None` when they could not be decoded.
+    params: Option<(String, String)>,
+}
+
+/// The commands that change a draft: a failure of one of them since
+/// MAILPREP stops MAILSEND (114) unless `SendIncomplete`.
+fn changes_draft(cmd: Command) -> bool {
+    matches!(
+        cmd,
+        Command::MailTo
+            | Command::MailCc
+            | Command::MailBcc
+            | Command::MailSubj
+            | Command::MailText
+            | Command::MailBodyF
+            | Command::MailLAtt
+            | Command::MailPrty
+            | Command::MailReport
+    )
+}
+
+/// Commands that set a value anew (subject, priority, HTML body): a later
+/// success replaces what the failed call meant to set, so it repairs the
+/// draft. The others add to the draft, and only the same call repeated with
+/// the same parameters repairs it (a second MAILLATT of another file does not
+/// bring the first one back).
+fn replaces_value(cmd: Command) -> bool {
+    matches!(
+        cmd,
+        Command::MailSubj | Command::MailPrty | Command::MailBodyF
+    )
+}
+
+impl Journal {
+    /// Counts a call of a content command and returns its number.
+    fn count(&mut self, cmd: Command) -> u32 {
+        match self.calls.iter_mut().find(|(c, _)| *c == cmd) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.calls.push((cmd, 1));
+                1
+            }
+        }
+    }
+
+    fn succeeded(&mut self, cmd: Command, parm1: &str, parm2: &str) {
+        self.count(cmd);
+        self.failures.retain(|f| {
+            f.command != cmd
+                || !(replaces_value(cmd)
+                    || f.params
+                        .as_ref()
+                        .is_some_and(|(p1, p2)| p1 == parm1 && p2 == parm2))
+        });
+    }
+
+    fn failed(&mut self, cmd: Command, e: &Error, params: Option<(&str, &str)>) {
+        let nth = self.count(cmd);
+        self.failures.push(FailedCall {
+            command: cmd,
+            nth,
+            status: e.status,
+            detail: e.detail.clone(),
+            params: params.map(|(a, b)| (a.to_string(), b.to_string())),
+        });
+    }
+
+    /// "MAILLATT #2 failed with 200: ..." for the first failure not repaired.
+    fn first_failure(&self) -> Option<String> {
+        let f = self.failures.first()?;
+        let more = match self.failures.len() {
+            1 => String::new(),
+            n => format!(" (and {} more failed calls)", n - 1),
+        };
+        Some(format!(
+            "{} #{} failed with {}: {}{more}",
+            f.command.name(),
+            f.nth,
+            f.status.code(),
+            f.detail
+        ))
+    }
 }
 
 /// MAILPREP's PARM2 property names, spelled as documented. The parser looks
@@ -92,6 +202,7 @@ impl Session {
             id: 0,
             settings: settings::parse(parm1)?,
             draft: None,
+            journal: Journal::default(),
             conn: None,
         })
     }
@@ -103,11 +214,54 @@ impl Session {
 
     /// Runs one command on this session. MAILEND's closing of the handle is
     /// the registry's business; here it only says goodbye to the server.
+    ///
+    /// Every outcome of a command that changes the draft goes into its
+    /// journal, which MAILSEND reads; a failed MAILPREP discards the draft.
     pub fn run(&mut self, cmd: Command, parm1: &str, parm2: &str) -> Result<()> {
         #[cfg(test)]
         if parm1 == "__panic_for_test__" {
             panic!("injected by a test");
         }
+        let had_draft = self.draft.is_some();
+        let result = self.dispatch(cmd, parm1, parm2);
+        match &result {
+            Ok(()) if cmd == Command::MailPrep => self.journal = Journal::default(),
+            Ok(()) if had_draft && changes_draft(cmd) => self.journal.succeeded(cmd, parm1, parm2),
+            Err(e) => return Err(self.failed_with(cmd, e.clone(), Some((parm1, parm2)))),
+            Ok(()) => {}
+        }
+        result
+    }
+
+    /// A call of `cmd` on this session failed with `e`, in `run` or before it
+    /// (the registry could not decode its parameters, `params` is then
+    /// `None`): the draft's journal takes note, a MAILPREP discards the
+    /// draft. Returns the error as the caller gets it.
+    pub fn failed_with(
+        &mut self,
+        cmd: Command,
+        mut e: Error,
+        params: Option<(&str, &str)>,
+    ) -> Error {
+        if cmd == Command::MailPrep {
+            // The program meant to start another message: whatever it calls
+            // next must not go into the one before (SPEC §4.2).
+            if self.draft.take().is_some() {
+                e.detail.push_str(
+                    "; the previous message, not sent, was discarded: MAILPREP again to start this one",
+                );
+            }
+            self.journal = Journal {
+                prep_failed: Some(e.status),
+                ..Journal::default()
+            };
+        } else if changes_draft(cmd) && self.draft.is_some() {
+            self.journal.failed(cmd, &e, params);
+        }
+        e
+    }
+
+    fn dispatch(&mut self, cmd: Command, parm1: &str, parm2: &str) -> Result<()> {
         match cmd {
             Command::MailSmtp => self.reconfigure(parm1),
             Command::MailPrep => self.prep(parm1, parm2),
@@ -150,7 +304,7 @@ impl Session {
                 draft.read_receipt |= read;
                 Ok(())
             }
-            Command::MailSend => self.send(),
+            Command::MailSend => self.send(parm1),
             Command::MailEnd => {
                 transport::close(&mut self.conn);
                 Ok(())
@@ -159,10 +313,14 @@ impl Session {
     }
 
     fn draft(&mut self) -> Result<&mut Draft> {
+        let why = match self.journal.prep_failed {
+            Some(status) => format!(" (the last MAILPREP failed with {})", status.code()),
+            None => String::new(),
+        };
         self.draft.as_mut().ok_or_else(|| {
             Error::new(
                 LnccmdStatus::Sequence,
-                "no message in preparation: call MAILPREP first",
+                format!("no message in preparation{why}: call MAILPREP first"),
             )
         })
     }
@@ -370,8 +528,11 @@ impl Session {
     }
 
     /// MAILSEND: sends, then writes the log line (SPEC §7). The draft is
-    /// cleared only when the server took the message.
-    fn send(&mut self) -> Result<()> {
+    /// cleared only when the server took the message. PARM1 `RESEND` sends a
+    /// draft whose earlier MAILSEND ended uncertain (409); any other PARM1 is
+    /// ignored, as the vendor does.
+    fn send(&mut self, parm1: &str) -> Result<()> {
+        let resend = parm1.trim().eq_ignore_ascii_case("RESEND");
         let started = Instant::now();
         let mut record = logfile::Record::default();
         // A dry run (crate::dryrun) writes a file instead, and no log line.
@@ -399,7 +560,7 @@ impl Session {
             record.subject = d.subject.clone().unwrap_or_default();
             record.attachments = d.attachments.len();
         }
-        let outcome = self.deliver(&mut record, dry.as_deref());
+        let outcome = self.deliver(&mut record, dry.as_deref(), resend);
         record.duration_ms = started.elapsed().as_millis();
         match &outcome {
             Ok(()) => {
@@ -407,10 +568,10 @@ impl Session {
             }
             Err(e) => {
                 record.code = e.status.code();
-                record.status = if e.status == LnccmdStatus::PartialDelivery {
-                    "PARTIAL"
-                } else {
-                    "ERROR"
+                record.status = match e.status {
+                    LnccmdStatus::PartialDelivery => "PARTIAL",
+                    LnccmdStatus::DeliveryUncertain => "UNCERTAIN",
+                    _ => "ERROR",
                 };
                 record.reply = e.detail.clone();
             }
@@ -469,13 +630,42 @@ impl Session {
 
     /// Composes and sends the draft (or writes it to the `dry` folder),
     /// filling the log record as it goes.
-    fn deliver(&mut self, record: &mut logfile::Record, dry: Option<&Path>) -> Result<()> {
+    fn deliver(
+        &mut self,
+        record: &mut logfile::Record,
+        dry: Option<&Path>,
+        resend: bool,
+    ) -> Result<()> {
+        let why = match self.journal.prep_failed {
+            Some(status) => format!(" (the last MAILPREP failed with {})", status.code()),
+            None => String::new(),
+        };
         let draft = self.draft.as_mut().ok_or_else(|| {
             Error::new(
                 LnccmdStatus::Sequence,
-                "no message to send: call MAILPREP (and MAILTO, MAILTEXT...) first",
+                format!("no message to send{why}: call MAILPREP (and MAILTO, MAILTEXT...) first"),
             )
         })?;
+        if let Some(id) = self.journal.uncertain.as_ref().filter(|_| !resend) {
+            return Err(Error::new(
+                LnccmdStatus::DeliveryUncertain,
+                format!(
+                    "not sent again: message {id} may have been delivered by the earlier MAILSEND, whose answer never came; check at the server, then MAILSEND PARM1('RESEND') to send it anyway (same Message-ID) or MAILPREP a new message"
+                ),
+            ));
+        }
+        let incomplete = self.journal.first_failure();
+        if let Some(first) = incomplete
+            .as_ref()
+            .filter(|_| !self.settings.send_incomplete)
+        {
+            return Err(Error::new(
+                LnccmdStatus::DraftIncomplete,
+                format!(
+                    "not sent, the draft is kept: {first}; repeat that call successfully or start again with MAILPREP (SendIncomplete=true sends what the draft holds)"
+                ),
+            ));
+        }
         if !draft.has_recipients() {
             return Err(Error::new(
                 LnccmdStatus::NoRecipient,
@@ -489,11 +679,26 @@ impl Session {
         if let Some(dir) = dry {
             crate::dryrun::write(dir, &out)?;
             self.draft = None;
+            self.journal = Journal::default();
             return Ok(());
         }
-        let delivery = self.send_with_retries(&out, &opts)?;
+        let delivery = match self.send_with_retries(&out, &opts) {
+            Ok(d) => d,
+            Err(e) => {
+                if e.status == LnccmdStatus::DeliveryUncertain {
+                    self.journal.uncertain = Some(out.message_id.clone());
+                }
+                return Err(e);
+            }
+        };
         self.draft = None;
+        self.journal = Journal::default();
         record.reply = delivery.reply;
+        if let Some(first) = incomplete {
+            record
+                .reply
+                .push_str(&format!(" (SendIncomplete: sent although {first})"));
+        }
         if delivery.dsn_not_offered {
             record
                 .reply
@@ -577,8 +782,114 @@ mod tests {
         assert_eq!(code(&mut s, "colour=red"), LnccmdStatus::UnknownProperty);
         assert_eq!(code(&mut s, "charset=klingon"), LnccmdStatus::BadValue);
         assert_eq!(code(&mut s, "priority=9"), LnccmdStatus::BadValue);
-        // The failed MAILPREPs left the previous draft alone.
-        assert_eq!(subject(&s).as_deref(), Some("test"));
+        // A failed MAILPREP discards the previous draft: nothing that
+        // follows may go into it.
+        assert!(s.draft.is_none());
+        let e = s.run(Command::MailText, "x", "").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::Sequence);
+        assert!(
+            e.detail.contains("the last MAILPREP failed with 106"),
+            "{}",
+            e.detail
+        );
+    }
+
+    fn failing_attachment(s: &mut Session, path: &str) -> Error {
+        s.run(Command::MailLAtt, path, "").unwrap_err()
+    }
+
+    #[test]
+    fn a_failed_content_call_stops_mailsend_with_114_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let logo = dir.path().join("logo.png");
+        std::fs::write(&logo, b"png").unwrap();
+        let missing = dir.path().join("invoice.pdf");
+        let mut s = session();
+        s.run(Command::MailPrep, "bob@x.test", "subject=Invoice")
+            .unwrap();
+        s.run(Command::MailLAtt, logo.to_str().unwrap(), "")
+            .unwrap();
+        failing_attachment(&mut s, missing.to_str().unwrap());
+        // Another file attached does not stand for the missing one.
+        s.run(Command::MailLAtt, logo.to_str().unwrap(), "name=b.png")
+            .unwrap();
+        let e = s.run(Command::MailSend, "", "").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::DraftIncomplete);
+        assert!(
+            e.detail
+                .starts_with("not sent, the draft is kept: MAILLATT #2 failed with 200: "),
+            "{}",
+            e.detail
+        );
+        assert!(s.draft.is_some(), "the draft is kept");
+        // The same call repeated successfully (the file arrived) repairs it:
+        // MAILSEND goes on to the (closed) server.
+        std::fs::write(&missing, b"%PDF").unwrap();
+        s.run(Command::MailLAtt, missing.to_str().unwrap(), "")
+            .unwrap();
+        let e = s.run(Command::MailSend, "", "").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::Connect, "{}", e.detail);
+    }
+
+    #[test]
+    fn replacing_commands_are_repaired_by_any_later_success_adding_ones_only_by_the_same_call() {
+        let mut s = session();
+        s.run(Command::MailPrep, "bob@x.test", "").unwrap();
+        s.run(Command::MailSubj, "bad\nsubject", "").unwrap_err();
+        s.run(Command::MailPrty, "9", "").unwrap_err();
+        s.run(Command::MailSubj, "Payslip", "").unwrap();
+        s.run(Command::MailPrty, "*HIGH", "").unwrap();
+        assert!(s.journal.failures.is_empty(), "{:?}", s.journal.failures);
+        s.run(Command::MailCc, "carol@", "").unwrap_err();
+        s.run(Command::MailCc, "dave@x.test", "").unwrap();
+        s.run(Command::MailReport, "later", "").unwrap_err();
+        s.run(Command::MailReport, "", "").unwrap();
+        let e = s.run(Command::MailSend, "", "").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::DraftIncomplete);
+        assert!(
+            e.detail.contains("MAILCC #1 failed with 108"),
+            "{}",
+            e.detail
+        );
+        assert!(
+            e.detail.contains("(and 1 more failed calls)"),
+            "{}",
+            e.detail
+        );
+        // MAILPREP starts clean.
+        s.run(Command::MailPrep, "bob@x.test", "").unwrap();
+        assert!(s.journal.failures.is_empty());
+    }
+
+    #[test]
+    fn send_incomplete_sends_what_is_there() {
+        let mut s =
+            Session::open("Server=127.0.0.1;port=1;Sender=a@x.test;Timeout=1;SendIncomplete=true")
+                .unwrap();
+        s.run(Command::MailPrep, "bob@x.test", "").unwrap();
+        failing_attachment(&mut s, "/no/such/invoice.pdf");
+        let e = s.run(Command::MailSend, "", "").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::Connect, "{}", e.detail);
+    }
+
+    #[test]
+    fn a_draft_whose_send_was_uncertain_is_not_sent_again_without_resend() {
+        let mut s = session();
+        s.run(Command::MailPrep, "bob@x.test", "").unwrap();
+        s.journal.uncertain = Some("<id@x.test>".into());
+        let e = s.run(Command::MailSend, "", "").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::DeliveryUncertain);
+        assert!(
+            e.detail.contains("<id@x.test>") && e.detail.contains("RESEND"),
+            "{}",
+            e.detail
+        );
+        // RESEND goes to the server (closed here).
+        let e = s.run(Command::MailSend, " resend ", "").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::Connect, "{}", e.detail);
+        // A new MAILPREP is a new message.
+        s.run(Command::MailPrep, "bob@x.test", "").unwrap();
+        assert!(s.journal.uncertain.is_none());
     }
 
     #[test]

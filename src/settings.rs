@@ -95,6 +95,9 @@ pub struct Settings {
     pub input: &'static encoding_rs::Encoding,
     /// Extra attempts after a transient failure (`Retries`).
     pub retries: u32,
+    /// MAILSEND sends a draft even when one of its commands failed
+    /// (`SendIncomplete`); by default it refuses with 114.
+    pub send_incomplete: bool,
     pub smime: Smime,
     /// DKIM signing of every message (`DKIMKey`, `DKIMDomain`, `DKIMSelector`).
     pub dkim: Option<crate::dkim::DkimSigner>,
@@ -153,6 +156,7 @@ enum Key {
     DkimKeyFile,
     DkimDomain,
     DkimSelector,
+    SendIncomplete,
 }
 
 const KEYS: &[(&str, Key)] = &[
@@ -185,6 +189,7 @@ const KEYS: &[(&str, Key)] = &[
     ("DKIMKey", Key::DkimKeyFile),
     ("DKIMDomain", Key::DkimDomain),
     ("DKIMSelector", Key::DkimSelector),
+    ("SendIncomplete", Key::SendIncomplete),
 ];
 
 /// Every MAILSMTP property name, spelled as documented: the names of `KEYS`,
@@ -380,6 +385,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     let mut method = None;
     let mut trust = Vec::new();
     let mut retries = 0;
+    let mut send_incomplete = false;
     let mut sm = Smime::default();
     let mut certif = None;
     let mut certif_password = String::new();
@@ -498,6 +504,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                 }
             }
             Key::Retries => retries = parse_number(name, v, 0, 10)?,
+            Key::SendIncomplete => send_incomplete = parse_bool(name, v)?,
             Key::AuthMethod => {
                 let v = text_value(p, name, false)?;
                 method = Some(match v.to_ascii_uppercase().as_str() {
@@ -626,6 +633,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         check_mail,
         input,
         retries,
+        send_incomplete,
         smime: sm,
         dkim,
     })

@@ -156,6 +156,9 @@ fn control_characters_never_reach_a_header() {
             ("MAILLATT", format!("{file}{e}"), String::new()),
         ];
         for (cmd, p1, p2) in attempts {
+            // Each attempt on a draft of its own: a failed MAILPREP discards
+            // the draft, and a failed call stops its MAILSEND (114).
+            ok(&mut h, "MAILPREP", "bob@example.test", "clean");
             let (rc, text) = call_fixed(&mut h, cmd, p1.as_bytes(), p2.as_bytes());
             assert!(rc == 110 || rc == 104, "{cmd} {p1:?} {p2:?}: {text}");
         }
@@ -206,6 +209,11 @@ fn control_characters_never_reach_a_header() {
         assert_eq!(rc, 110, "{label}: {text}");
         assert_eq!(call_fixed(&mut other, "MAILEND", &[], &[]).0, 0);
     }
+    // The last draft had a refused MAILLATT: not sent.
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 114, "{text}");
+    assert!(text.contains("MAILLATT #1 failed with 1"), "{text}");
+    ok(&mut h, "MAILPREP", "bob@example.test", "clean");
     ok(&mut h, "MAILSEND", "", "");
     ok(&mut h, "MAILEND", "", "");
     let m = &server.wait_for(1)[0];
@@ -238,6 +246,16 @@ fn huge_parameters_links_and_devices() {
     for dev in ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/stdin"] {
         assert_eq!(call(&mut h, "MAILLATT", dev, "").0, 201, "{dev}");
     }
+    // Refused calls stop MAILSEND (114); SendIncomplete sends what is there.
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 114, "{text}");
+    assert!(text.contains("MAILTO #1 failed with 108"), "{text}");
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};SendIncomplete=true", server.props()),
+        "",
+    );
     ok(&mut h, "MAILSEND", "", "");
     ok(&mut h, "MAILEND", "", "");
     let m = &server.wait_for(1)[0];

@@ -308,6 +308,17 @@ fn ascii_charset() {
     let (rc, text) = call(&mut h, "MAILTEXT", "café", "");
     assert_eq!(rc, 111, "{text}");
     assert!(text.contains("'é' (U+00E9) at position 4"), "{text}");
+    // The refused line stops MAILSEND; the program sends what is there only
+    // with SendIncomplete.
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 114, "{text}");
+    assert!(text.contains("MAILTEXT #2 failed with 111"), "{text}");
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};SendIncomplete=true", server.props()),
+        "",
+    );
     ok(&mut h, "MAILSEND", "", "");
     ok(&mut h, "MAILEND", "", "");
     let m = &server.wait_for(1)[0];
@@ -330,6 +341,15 @@ fn header_injection_is_refused_and_nothing_is_smuggled() {
         assert_eq!(rc, 110, "{cmd}: {text}");
         assert!(text.starts_with(&format!("110 {cmd}: ")), "{text}");
     }
+    // The draft with refused calls is not sent; the subject is repaired by
+    // a good MAILSUBJ, the additions only by MAILPREP.
+    assert_eq!(call(&mut h, "MAILSEND", "", "").0, 114);
+    ok(&mut h, "MAILPREP", "r@example.test", "unsafe");
+    assert_eq!(
+        call(&mut h, "MAILSUBJ", "Hi\r\nBcc: evil@example.test", "").0,
+        110
+    );
+    ok(&mut h, "MAILSUBJ", "safe", "");
     ok(&mut h, "MAILSEND", "", "");
     ok(&mut h, "MAILEND", "", "");
     let m = &server.wait_for(1)[0];
