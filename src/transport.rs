@@ -8,7 +8,7 @@ use std::io;
 use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
-    Certificate, SmtpConnection, TlsParameters, TlsParametersBuilder, TlsVersion,
+    Certificate, PendingInput, SmtpConnection, TlsParameters, TlsParametersBuilder, TlsVersion,
 };
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{
@@ -51,7 +51,7 @@ pub struct Delivery {
 
 /// A failed send. `maybe_delivered`: the connection failed after the whole
 /// message was sent and before the server's reply, so the server may have
-/// taken it; such a failure is never retried automatically.
+/// taken it (status 409 DELIVERY_UNCERTAIN); such a failure is never retried.
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub error: Error,
@@ -352,7 +352,14 @@ fn connection<'a>(
     ep: &Endpoint,
 ) -> Result<(&'a mut Connection, bool)> {
     let reusable = match slot {
-        Some(c) if c.endpoint == *ep && !c.smtp.has_broken() => {
+        // Anything the server sent while the connection was idle (a stray
+        // reply, a 421 before closing, its close) would be read as the
+        // answer to the next command: such a connection is not reused.
+        Some(c)
+            if c.endpoint == *ep
+                && !c.smtp.has_broken()
+                && c.smtp.pending_input() == PendingInput::Nothing =>
+        {
             c.last_used.elapsed() < IDLE_CHECK || c.smtp.test_connected()
         }
         _ => false,
@@ -427,8 +434,89 @@ fn envelope(
 ///
 /// `Ok` means the server accepted the message for at least one recipient;
 /// `Delivery::refused` lists the others. `Err` means nothing was accepted
-/// (or, with `maybe_delivered`, that the server never said).
+/// (or, with `maybe_delivered`, that the server never said). Every reply
+/// quoted in either is cleared of the credentials (`redact`).
 pub fn send(
+    slot: &mut Option<Connection>,
+    ep: &Endpoint,
+    out: &Outgoing,
+    opts: &Options,
+) -> std::result::Result<Delivery, Failure> {
+    let result = transaction(slot, ep, out, opts);
+    let Some(auth) = &ep.auth else {
+        return result;
+    };
+    match result {
+        Ok(mut d) => {
+            d.reply = redact(&d.reply, auth);
+            for (_, reply) in &mut d.refused {
+                *reply = redact(reply, auth);
+            }
+            Ok(d)
+        }
+        Err(mut f) => {
+            f.error.detail = redact(&f.error.detail, auth);
+            Err(f)
+        }
+    }
+}
+
+/// What replaces a secret in a quoted reply.
+const REDACTED: &str = "[credentials removed]";
+
+/// `text` without the credentials of `auth`, for a server that quotes what
+/// it was sent (some echo the AUTH line in their 535): the password as
+/// text, and every base64 token that decodes to bytes holding it or that
+/// is a piece of the base64 lnccmd sent (PLAIN's `\0user\0password`,
+/// LOGIN's password, XOAUTH2's `user=...\x01auth=Bearer ...`). Decoding
+/// each token, not only matching the strings sent, also catches an echo
+/// cut short or re-encoded.
+fn redact(text: &str, auth: &crate::settings::Auth) -> String {
+    let secret = auth.secret.0.as_str();
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    let mut text = text.to_string();
+    if secret.len() >= 3 {
+        text = text.replace(secret, REDACTED);
+    }
+    let sent: Vec<String> = [
+        format!("\0{}\0{secret}", auth.user),
+        secret.to_string(),
+        format!("user={}\x01auth=Bearer {secret}\x01\x01", auth.user),
+    ]
+    .iter()
+    .map(|s| openssl::base64::encode_block(s.as_bytes()))
+    .collect();
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=';
+    let holds_secret = |token: &str| {
+        let bare = token.trim_end_matches('=');
+        if bare.len() < 8 {
+            return false;
+        }
+        if sent.iter().any(|s| s.contains(bare)) {
+            return true;
+        }
+        let whole = &bare[..bare.len() / 4 * 4];
+        openssl::base64::decode_block(whole)
+            .is_ok_and(|bytes| bytes.windows(secret.len()).any(|w| w == secret.as_bytes()))
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find(is_b64) {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(|c: char| !is_b64(c)).unwrap_or(rest.len());
+        let token = &rest[..end];
+        out.push_str(if holds_secret(token) { REDACTED } else { token });
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `send` before the redaction.
+fn transaction(
     slot: &mut Option<Connection>,
     ep: &Endpoint,
     out: &Outgoing,
@@ -527,6 +615,22 @@ pub fn send(
         (conn, reused) = connection(slot, ep)?;
         replies = envelope(&mut conn.smtp, &commands);
     }
+    // Every reply must be of the kind its command calls for (2xx to MAIL and
+    // RCPT, 354 to DATA), and nothing may follow the last one: otherwise a
+    // reply was added or lost on the way (a stray line, a reply left unread)
+    // and the server's answers are out of step with the commands. The
+    // content was not sent: drop the connection, nothing was delivered.
+    if let Some(problem) = out_of_step(&replies, commands.len(), &conn.smtp) {
+        slot.take();
+        return Err(Error::new(
+            LnccmdStatus::Protocol,
+            format!(
+                "{} answered out of step ({problem}): connection dropped, nothing was sent; MAILSEND again",
+                ep.display()
+            ),
+        )
+        .into());
+    }
     // A pipelined DATA may have been accepted (354) although the transaction
     // cannot go on: end it with an empty message before RSET.
     let data_accepted = replies.len() == commands.len() && replies[commands.len() - 1].is_ok();
@@ -587,14 +691,36 @@ pub fn send(
     // part into a buffer of its size, so one part would copy the whole
     // message again; its codec keeps its state between parts.
     let data = out.bytes.strip_suffix(b"\r\n").unwrap_or(&out.bytes);
-    // `all_handed_over` turns true when lettre has taken the last chunk: a
-    // failure before that is a write failure mid-DATA (nothing delivered).
-    let all_handed_over = std::cell::Cell::new(false);
-    let chunks = data.chunks(1 << 20).chain(std::iter::from_fn(|| {
-        all_handed_over.set(true);
-        None
-    }));
-    match conn.smtp.message_iter(chunks) {
+    let chunks = data.chunks(1 << 20);
+    let reply = conn.smtp.message_iter(chunks);
+    // A failure before the end-of-data marker was written means the server
+    // cannot have the message (it was cut); after it, only the reply is
+    // missing and the server may have delivered it.
+    let complete = conn.smtp.end_of_data_sent();
+    // The reply to the final dot must be a completion (2xx) and the last
+    // thing the server sent: a 3xx, or bytes already behind it, mean the
+    // replies are out of step and this one may answer something else.
+    let stray = match &reply {
+        Ok(resp) if !resp.is_positive() || resp.code().to_string().starts_with('3') => {
+            Some(format!(
+                "its reply to the end of the message was '{}'",
+                escape_controls(&resp.code().to_string(), 10)
+            ))
+        }
+        Ok(_) if conn.smtp.pending_input() == PendingInput::Bytes => {
+            Some("more replies followed its reply to the end of the message".to_string())
+        }
+        _ => None,
+    };
+    if let Some(what) = stray {
+        slot.take();
+        return Err(uncertain(
+            ep,
+            out,
+            &format!("{what}, so they are out of step"),
+        ));
+    }
+    match reply {
         Ok(resp) => Ok(Delivery {
             refused,
             reply: escape_controls(
@@ -611,7 +737,7 @@ pub fn send(
             // The server answered: the transaction is over, the connection usable.
             Err(classify(&e, Stage::Message, ep).into())
         }
-        Err(e) if !all_handed_over.get() => {
+        Err(e) if !complete => {
             slot.take();
             let mut error = classify(&e, Stage::Message, ep);
             error.detail = format!(
@@ -623,14 +749,59 @@ pub fn send(
         }
         Err(e) => {
             slot.take();
-            let mut error = classify(&e, Stage::Message, ep);
-            error.detail.push_str(
-                "; the whole message was sent, so the server may have accepted it: not retried, check before sending again",
-            );
-            Err(Failure {
-                error,
-                maybe_delivered: true,
-            })
+            let what = if is_timeout(&e) {
+                format!("no reply came within {} s", ep.timeout.as_secs())
+            } else {
+                format!(
+                    "the connection failed before its reply ({})",
+                    escape_controls(&e.to_string(), 200)
+                )
+            };
+            Err(uncertain(ep, out, &what))
         }
     }
+}
+
+/// The failure of a message whose every byte reached the server and whose
+/// answer is unknown: 409, with what the caller must know first (the
+/// server may have it, its Message-ID, check before sending again), then
+/// what happened, so that the 255-byte RESULT keeps the essential part.
+fn uncertain(ep: &Endpoint, out: &Outgoing, what: &str) -> Failure {
+    Failure {
+        error: Error::new(
+            LnccmdStatus::DeliveryUncertain,
+            format!(
+                "message {} may have been delivered: check at the server before sending it again (not retried); the whole message reached {}, then {what}",
+                out.message_id,
+                ep.display()
+            ),
+        ),
+        maybe_delivered: true,
+    }
+}
+
+/// Why the envelope's replies do not answer its commands (`commands`
+/// commands: MAIL, RCPT..., DATA), if they do not.
+fn out_of_step(
+    replies: &[std::result::Result<Response, SmtpError>],
+    commands: usize,
+    smtp: &SmtpConnection,
+) -> Option<String> {
+    for (i, reply) in replies.iter().enumerate() {
+        let Ok(resp) = reply else { continue };
+        let code = resp.code().to_string();
+        let (name, wanted) = match i {
+            0 => ("MAIL FROM", '2'),
+            i if i == commands - 1 => ("DATA", '3'),
+            _ => ("RCPT TO", '2'),
+        };
+        if !code.starts_with(wanted) {
+            return Some(format!("a {} reply to {name}", escape_controls(&code, 10)));
+        }
+    }
+    let complete = replies.len() == commands || replies.iter().any(|r| r.is_err());
+    if complete && smtp.pending_input() == PendingInput::Bytes {
+        return Some("more replies than commands".to_string());
+    }
+    None
 }

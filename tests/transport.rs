@@ -507,9 +507,19 @@ fn faults_before_the_message_was_taken_keep_the_draft() {
         );
         ok(&mut h, "MAILTEXT", &"line of text\n".repeat(50_000), "");
         let (rc, text) = timed_send(&mut h, 2);
-        assert_eq!(rc, code, "{name}: {text}");
         ok(&mut h, "MAILSMTP", &good.props(), "");
-        ok(&mut h, "MAILSEND", "", "");
+        if name == "drop mid-DATA" && rc == 409 {
+            // Whether the drop cut the message or came after every byte and
+            // the end marker were in the socket depends on the kernel's
+            // buffers; in the second case lnccmd cannot know that the server
+            // did not take it, and says so.
+            assert!(text.contains("may have been delivered"), "{name}: {text}");
+            assert_eq!(call(&mut h, "MAILSEND", "", "").0, 409, "{name}");
+            ok(&mut h, "MAILSEND", "RESEND", "");
+        } else {
+            assert_eq!(rc, code, "{name}: {text}");
+            ok(&mut h, "MAILSEND", "", "");
+        }
         ok(&mut h, "MAILEND", "", "");
     }
     let msgs = good.wait_for(cases.len());
@@ -535,9 +545,20 @@ fn a_stall_after_the_final_dot_is_reported_not_retried() {
     );
     prep(&mut h, "maybe delivered");
     let (rc, text) = timed_send(&mut h, 2);
-    assert_eq!(rc, 401, "{text}");
-    assert!(text.contains("may have accepted"), "{text}");
+    assert_eq!(rc, 409, "{text}");
+    assert!(
+        text.starts_with("409 MAILSEND: message <") && text.contains("> may have been delivered"),
+        "{text}"
+    );
     assert_eq!(fault.count("DATA"), 1, "sent once, never retried");
+    // A program that calls MAILSEND again does not send it twice.
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 409, "{text}");
+    assert!(
+        text.contains("not sent again") && text.contains("RESEND"),
+        "{text}"
+    );
+    assert_eq!(fault.count("DATA"), 1, "still sent once");
     ok(&mut h, "MAILEND", "", "");
 }
 

@@ -8,7 +8,8 @@ use std::{
 #[cfg(feature = "tracing")]
 use super::escape_crlf;
 use super::{
-    ClientCodec, MAX_RESPONSE_BYTES, MAX_RESPONSE_LINE_BYTES, NetworkStream, TlsParameters,
+    ClientCodec, MAX_RESPONSE_BYTES, MAX_RESPONSE_LINE_BYTES, NetworkStream, PendingInput,
+    TlsParameters,
 };
 use crate::{
     address::Envelope,
@@ -45,6 +46,8 @@ pub struct SmtpConnection {
     server_info: ServerInfo,
     /// lnccmd patch: the timeout, which also bounds each whole reply.
     timeout: Option<Duration>,
+    /// lnccmd patch: the last `message_iter` wrote the end-of-data marker.
+    end_of_data_sent: bool,
 }
 
 impl SmtpConnection {
@@ -70,6 +73,7 @@ impl SmtpConnection {
         let mut conn = SmtpConnection {
             stream,
             panic: false,
+            end_of_data_sent: false,
             server_info: ServerInfo::default(),
             timeout,
         };
@@ -131,6 +135,19 @@ impl SmtpConnection {
         // Message content
         let result = try_smtp!(self.message(email), self);
         Ok(result)
+    }
+
+    /// lnccmd patch: input that no command asked for, without blocking:
+    /// bytes left in the read buffer after the last reply (a reply out of
+    /// step) or waiting in the socket, or the server's close. A client
+    /// checks it before a transaction on a reused connection, and after the
+    /// last reply it expects, so that a stray reply is never read as the
+    /// answer to the next command.
+    pub fn pending_input(&self) -> PendingInput {
+        if !self.stream.buffer().is_empty() {
+            return PendingInput::Bytes;
+        }
+        self.stream.get_ref().pending_input()
     }
 
     pub fn has_broken(&self) -> bool {
@@ -264,6 +281,7 @@ impl SmtpConnection {
         B: AsRef<[u8]>,
     {
         let mut codec = ClientCodec::new();
+        self.end_of_data_sent = false;
         for message_part in message {
             let message_part = message_part.as_ref();
             let mut out_buf = Vec::with_capacity(message_part.len());
@@ -271,8 +289,17 @@ impl SmtpConnection {
             self.write(out_buf.as_slice())?;
         }
         self.write(b"\r\n.\r\n")?;
+        self.end_of_data_sent = true;
 
         self.read_response()
+    }
+
+    /// lnccmd patch: whether the last `message_iter` wrote the whole
+    /// message and its end-of-data marker. When it failed without a reply,
+    /// this tells "the server cannot have it" (false: the marker never left)
+    /// from "the server may have it" (true: only the reply is missing).
+    pub fn end_of_data_sent(&self) -> bool {
+        self.end_of_data_sent
     }
 
     /// lnccmd patch: RFC 2920 pipelining. Writes all `commands` in one

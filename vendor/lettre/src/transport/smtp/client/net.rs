@@ -29,6 +29,17 @@ pub struct NetworkStream {
 // usually only one TLS backend at a time is going to be enabled,
 // so clippy::large_enum_variant doesn't make sense here
 #[allow(clippy::large_enum_variant)]
+/// lnccmd patch: see `NetworkStream::pending_input`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingInput {
+    /// Nothing has arrived.
+    Nothing,
+    /// Bytes have arrived that nobody has read.
+    Bytes,
+    /// The peer closed the connection (or the socket failed).
+    Closed,
+}
+
 enum InnerNetworkStream {
     /// Plain TCP stream
     Tcp(TcpStream),
@@ -70,6 +81,36 @@ impl NetworkStream {
                     80,
                 )))
             }
+        }
+    }
+
+    /// lnccmd patch: what is waiting to be read on the socket, without
+    /// reading it or blocking: nothing, bytes, or the peer's close. A TLS
+    /// record counts as bytes whatever it holds (a stray reply, an alert).
+    pub fn pending_input(&self) -> PendingInput {
+        let tcp = match &self.inner {
+            InnerNetworkStream::Tcp(s) => s,
+            #[cfg(feature = "native-tls")]
+            InnerNetworkStream::NativeTls(s) => s.get_ref(),
+            #[cfg(feature = "rustls")]
+            InnerNetworkStream::Rustls(s) => s.get_ref(),
+            #[cfg(feature = "boring-tls")]
+            InnerNetworkStream::BoringTls(s) => s.get_ref(),
+            InnerNetworkStream::None => return PendingInput::Closed,
+        };
+        if tcp.set_nonblocking(true).is_err() {
+            return PendingInput::Closed;
+        }
+        let mut byte = [0u8; 1];
+        let peeked = tcp.peek(&mut byte);
+        if tcp.set_nonblocking(false).is_err() {
+            return PendingInput::Closed;
+        }
+        match peeked {
+            Ok(0) => PendingInput::Closed,
+            Ok(_) => PendingInput::Bytes,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => PendingInput::Nothing,
+            Err(_) => PendingInput::Closed,
         }
     }
 
