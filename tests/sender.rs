@@ -194,3 +194,39 @@ fn a_domain_literal_that_is_no_ip_address_is_refused_where_it_is_given() {
     }
     ok(&mut h, "MAILEND", "", "");
 }
+
+/// A real MTA takes the same reverse-paths: Postfix delivers each message
+/// with the Sender as its Return-Path.
+#[test]
+fn postfix_accepts_every_sender_form() {
+    let pki = common::pki::Pki::new();
+    let pf = common::postfix::Postfix::start(&pki);
+    let senders = [
+        "t@[192.0.2.1]",
+        "t@[IPv6:2001:db8::1]",
+        "\"a b\"@example.com",
+    ];
+    for (i, sender) in senders.iter().enumerate() {
+        let mut h = 0;
+        let props = format!(
+            "Server=127.0.0.1;port={};Sender=\"{}\";Timeout=20",
+            pf.plain,
+            sender.replace('"', "\"\"")
+        );
+        ok(&mut h, "MAILSMTP", &props, "");
+        ok(
+            &mut h,
+            "MAILPREP",
+            "bob@example.test",
+            &format!("subject=\"form {i}\""),
+        );
+        ok(&mut h, "MAILSEND", "", "");
+        ok(&mut h, "MAILEND", "", "");
+        // One at a time: the Maildir's order is by time.
+        let msg = String::from_utf8_lossy(&pf.wait_for(i + 1)[i]).replace("\r\n", "\n");
+        assert!(
+            msg.contains(&format!("Return-Path: <{sender}>\n")),
+            "{sender}: {msg}"
+        );
+    }
+}
