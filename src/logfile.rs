@@ -18,7 +18,7 @@ use std::path::Path;
 /// them to everyone in the batch user's group. An administrator who wants a
 /// group to read it creates the file (or chmods it) so: the mode of an
 /// existing file is never changed.
-pub const NEW_LOG_MODE: u32 = 0o600;
+const NEW_LOG_MODE: u32 = 0o600;
 
 /// Longest wait for another writer's lock (it holds it for one write).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
