@@ -203,7 +203,50 @@ fn new_message_id(sender: &Address) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let pid = std::process::id();
     let (hi, lo) = (KEYS.hash_one((pid, n, 0u8)), KEYS.hash_one((pid, n, 1u8)));
-    format!("<{hi:016x}{lo:016x}@{}>", sender.domain())
+    format!("<{hi:016x}{lo:016x}@{}>", message_id_right(sender.domain()))
+}
+
+/// The part of the Message-ID after `@`: the sender's domain as RFC 5322
+/// §3.6.4 allows it there, ASCII and with no encoded-word (lettre encodes a
+/// non-ASCII header value as `=?utf-8?b?...?=`, which is no msg-id).
+///
+/// - a domain name: its ASCII form (A-labels, `bücher.example` gives
+///   `xn--bcher-kva.example`), which must be dot-atom-text;
+/// - an address literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`): kept, it is
+///   a no-fold-literal;
+/// - anything else (unreachable for an address MAILSMTP accepted):
+///   `lnccmd.invalid`, a name that can never be anyone's (RFC 2606). The
+///   128 random bits make the ID unique; the domain only says where it was
+///   made.
+fn message_id_right(domain: &str) -> String {
+    const FALLBACK: &str = "lnccmd.invalid";
+    if let Some(inner) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        // dtext: printable ASCII but "[", "]" and "\".
+        let dtext = |c: char| matches!(c, '!'..='Z' | '^'..='~');
+        return if inner.chars().all(dtext) {
+            domain.to_string()
+        } else {
+            FALLBACK.to_string()
+        };
+    }
+    let ascii = if domain.is_ascii() {
+        domain.to_string()
+    } else {
+        match idna::domain_to_ascii(domain) {
+            Ok(a) => a,
+            Err(_) => return FALLBACK.to_string(),
+        }
+    };
+    // dot-atom-text: atoms of atext separated by single dots.
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    if ascii
+        .split('.')
+        .all(|a| !a.is_empty() && a.chars().all(atext))
+    {
+        ascii
+    } else {
+        FALLBACK.to_string()
+    }
 }
 
 /// Local broken-down time now.
@@ -873,5 +916,62 @@ mod tests {
             ids.iter()
                 .all(|i| i.ends_with("@example.test>") && i.starts_with('<'))
         );
+    }
+
+    #[test]
+    fn the_message_id_is_at_the_ascii_form_of_the_sender_domain() {
+        for (domain, right) in [
+            ("example.test", "example.test"),
+            ("Example.TEST", "Example.TEST"),
+            ("bücher.example", "xn--bcher-kva.example"),
+            ("BÜCHER.example", "xn--bcher-kva.example"),
+            ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+            ("[192.0.2.1]", "[192.0.2.1]"),
+            ("[IPv6:2001:db8::1]", "[IPv6:2001:db8::1]"),
+            ("192.0.2.1", "192.0.2.1"),
+            // Not reachable from MAILSMTP; the ID stays valid anyway.
+            ("[ü]", "lnccmd.invalid"),
+            ("[a\\b]", "lnccmd.invalid"),
+            ("2001:db8::1", "lnccmd.invalid"),
+            ("a..b", "lnccmd.invalid"),
+            ("a b", "lnccmd.invalid"),
+            ("", "lnccmd.invalid"),
+        ] {
+            assert_eq!(message_id_right(domain), right, "{domain:?}");
+        }
+    }
+
+    #[test]
+    fn the_message_id_of_every_sender_form_is_one_ascii_msg_id() {
+        let entry = |addr: &str| crate::props::AddressEntry {
+            name: None,
+            addr: addr.into(),
+        };
+        for (sender, right) in [
+            ("josé@bücher.example", "xn--bcher-kva.example"),
+            ("jose@bücher.example", "xn--bcher-kva.example"),
+            ("\"a b\"@example.com", "example.com"),
+            ("t@[192.0.2.1]", "[192.0.2.1]"),
+            ("t@[IPv6:2001:db8::1]", "[IPv6:2001:db8::1]"),
+            ("t@[2001:db8::1]", "[IPv6:2001:db8::1]"),
+        ] {
+            let mb = crate::settings::mailbox(entry(sender), false).unwrap();
+            let id = new_message_id(&mb.email);
+            let (left, rest) = id.strip_prefix('<').unwrap().split_once('@').unwrap();
+            assert_eq!(rest.strip_suffix('>'), Some(right), "{sender}: {id}");
+            assert!(left.len() == 32 && left.bytes().all(|b| b.is_ascii_hexdigit()));
+            // As lettre writes it: the same text, not an encoded-word.
+            let msg = Message::builder()
+                .from(mb)
+                .to("bob@example.test".parse().unwrap())
+                .message_id(Some(id.clone()))
+                .body(String::from("x"))
+                .unwrap();
+            let text = String::from_utf8(msg.formatted()).unwrap();
+            assert!(
+                text.contains(&format!("\r\nMessage-ID: {id}\r\n")),
+                "{sender}: {text}"
+            );
+        }
     }
 }

@@ -7,9 +7,18 @@
 //! The file starts with a UTF-8 byte-order mark so that Excel reads accents
 //! right, then the header line.
 
-use std::fs::OpenOptions;
-use std::io::Write;
+use std::fs::{File, OpenOptions, Permissions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+
+/// The mode of a log lnccmd creates, whatever the process's umask: read and
+/// write for its owner only. The log names every recipient, Bcc included,
+/// and every subject (payslips, invoices); group-readable (0640) would show
+/// them to everyone in the batch user's group. An administrator who wants a
+/// group to read it creates the file (or chmods it) so: the mode of an
+/// existing file is never changed.
+const NEW_LOG_MODE: u32 = 0o600;
 
 /// Longest wait for another writer's lock (it holds it for one write).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -116,12 +125,7 @@ where
 /// FIFO named as the log has no reader), must be a regular file, and the
 /// lock is awaited for at most `LOCK_WAIT`.
 pub fn append(path: &Path, record: &Record) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
+    let mut file = open(path)?;
     if !file.metadata()?.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
@@ -149,6 +153,48 @@ pub fn append(path: &Path, record: &Record) -> std::io::Result<()> {
     file.write_all(&buf)?;
     // Closing the file releases the lock.
     Ok(())
+}
+
+/// Opens the log for appending, creating it with `NEW_LOG_MODE` if there is
+/// none. Creating is `O_EXCL`, so lnccmd knows the file is its own and sets
+/// the mode with `fchmod` (the umask only ever applies to `open`'s mode);
+/// a file that was there keeps its mode.
+fn open(path: &Path) -> std::io::Result<File> {
+    let options = |create: bool| {
+        let mut o = OpenOptions::new();
+        o.append(true).custom_flags(libc::O_NONBLOCK);
+        if create {
+            o.create_new(true).mode(NEW_LOG_MODE);
+        }
+        o
+    };
+    let created = |file: File| {
+        file.set_permissions(Permissions::from_mode(NEW_LOG_MODE))?;
+        Ok(file)
+    };
+    // Another process may create or remove the file between the two opens.
+    for _ in 0..3 {
+        match options(true).open(path) {
+            Ok(file) => return created(file),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        match options(false).open(path) {
+            Ok(file) => return Ok(file),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // A symbolic link to a file that does not exist yet: `O_EXCL` refuses
+    // the link, the plain open finds no file. Create the file it names;
+    // empty and regular, it is new (or another lnccmd's, also new).
+    let file = options(false).create(true).mode(NEW_LOG_MODE).open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.len() == 0 {
+        created(file)
+    } else {
+        Ok(file)
+    }
 }
 
 #[cfg(test)]
@@ -197,5 +243,40 @@ mod tests {
     #[test]
     fn missing_folder_is_an_error() {
         assert!(append(Path::new("/no/such/dir/log.csv"), &Record::default()).is_err());
+    }
+
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn a_new_log_is_0600_and_an_existing_one_keeps_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.csv");
+        append(&new, &Record::default()).unwrap();
+        assert_eq!(mode(&new), 0o600);
+        for m in [0o644, 0o640, 0o666, 0o604] {
+            let path = dir.path().join(format!("existing-{m:o}.csv"));
+            std::fs::write(&path, b"").unwrap();
+            std::fs::set_permissions(&path, Permissions::from_mode(m)).unwrap();
+            append(&path, &Record::default()).unwrap();
+            append(&path, &Record::default()).unwrap();
+            assert_eq!(mode(&path), m, "{m:o}");
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(text.lines().count(), 3, "header and two lines");
+        }
+    }
+
+    #[test]
+    fn a_link_to_a_missing_file_creates_it_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.csv");
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        append(&link, &Record::default()).unwrap();
+        assert_eq!(mode(&target), 0o600);
+        append(&link, &Record::default()).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap().lines().count(), 3);
     }
 }

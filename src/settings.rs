@@ -264,6 +264,12 @@ pub fn mailbox(entry: props::AddressEntry, check_mail: bool) -> Result<Mailbox> 
         .addr
         .parse::<lettre::Address>()
         .map_err(|e| bad(e.to_string()))?;
+    let addr = match address_literal(addr.domain()).map_err(bad)? {
+        Some(domain) => {
+            lettre::Address::new(addr.user(), domain).map_err(|e| bad(e.to_string()))?
+        }
+        None => addr,
+    };
     // An internationalised domain goes out as its ASCII (punycode) form, so
     // no SMTPUTF8 is needed; that is kept for non-ASCII local parts.
     let addr = if addr.user().is_ascii() && !addr.domain().is_ascii() {
@@ -274,6 +280,43 @@ pub fn mailbox(entry: props::AddressEntry, check_mail: bool) -> Result<Mailbox> 
         addr
     };
     Ok(Mailbox::new(entry.name, addr))
+}
+
+/// An IP address as the domain, in the form RFC 5321 §4.1.3 gives it:
+/// `[192.0.2.1]`, `[IPv6:2001:db8::1]`. Returns the domain to use in its
+/// place (`None`: keep it as it is), or why it cannot be sent.
+///
+/// lettre's addr-spec check accepts an IPv6 address without the `IPv6:` tag
+/// or without brackets (`t@2001:db8::1`, which no header can carry), and any
+/// bracketed text (`t@[ü]`, `t@[mail]`), which then could not be sent or is
+/// no address: the first two are written in the RFC form, the rest refused,
+/// so that an address accepted here can always be sent. A bare IPv4 address
+/// (`t@192.0.2.1`) is a valid domain by syntax and is kept as given.
+fn address_literal(domain: &str) -> std::result::Result<Option<String>, String> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let Some(inner) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) else {
+        return Ok(domain
+            .parse::<Ipv6Addr>()
+            .is_ok()
+            .then(|| format!("[IPv6:{domain}]")));
+    };
+    if inner.parse::<Ipv4Addr>().is_ok() {
+        return Ok(None);
+    }
+    let tagged = inner
+        .get(..5)
+        .filter(|tag| tag.eq_ignore_ascii_case("IPv6:"))
+        .map(|_| &inner[5..]);
+    match tagged {
+        Some(ip) if ip.parse::<Ipv6Addr>().is_ok() => {
+            Ok((!inner.starts_with("IPv6:")).then(|| format!("[IPv6:{ip}]")))
+        }
+        None if inner.parse::<Ipv6Addr>().is_ok() => Ok(Some(format!("[IPv6:{inner}]"))),
+        _ => Err(format!(
+            "the domain literal '{}' is not an IP address: write an IPv4 address as [192.0.2.1], an IPv6 address as [IPv6:2001:db8::1] (RFC 5321), or give a domain name",
+            printable(domain)
+        )),
+    }
 }
 
 /// The send log's path: its folder must exist, and it must not be a folder.
@@ -957,5 +1000,68 @@ mod tests {
         let s = parse("Server=x.test;Sender=a@b.test;HeloName=client.example.test").unwrap();
         assert_eq!(s.endpoint.helo.as_deref(), Some("client.example.test"));
         assert!(parse("Server=x.test;Sender=a@b.test;HeloName=[192.0.2.1]").is_ok());
+    }
+
+    fn addr(a: &str) -> Result<Mailbox> {
+        mailbox(
+            props::AddressEntry {
+                name: Some("Tech Team".into()),
+                addr: a.into(),
+            },
+            false,
+        )
+    }
+
+    #[test]
+    fn ip_domains_take_the_rfc_5321_form_or_are_refused() {
+        for (given, kept) in [
+            ("t@[192.0.2.1]", "t@[192.0.2.1]"),
+            ("t@192.0.2.1", "t@192.0.2.1"),
+            ("t@[IPv6:2001:db8::1]", "t@[IPv6:2001:db8::1]"),
+            ("t@[ipv6:2001:db8::1]", "t@[IPv6:2001:db8::1]"),
+            ("t@[2001:db8::1]", "t@[IPv6:2001:db8::1]"),
+            ("t@2001:db8::1", "t@[IPv6:2001:db8::1]"),
+            ("t@[::ffff:192.0.2.1]", "t@[IPv6:::ffff:192.0.2.1]"),
+        ] {
+            assert_eq!(addr(given).unwrap().email.to_string(), kept, "{given}");
+        }
+        for bad in [
+            "t@[mail]",
+            "t@[ü]",
+            "t@[999.0.2.1]",
+            "t@[IPv6:192.0.2.1]",
+            "t@[IPv6:mail]",
+            "t@[]",
+        ] {
+            let e = addr(bad).unwrap_err();
+            assert_eq!(e.status, LnccmdStatus::BadAddress, "{bad}: {}", e.detail);
+        }
+        let e = addr("t@[mail]").unwrap_err();
+        assert!(e.detail.contains("[IPv6:2001:db8::1]"), "{}", e.detail);
+    }
+
+    /// lettre builds a message from the text of its From header (parsed
+    /// back): every accepted form must survive that (vendor/README.md).
+    #[test]
+    fn every_accepted_address_parses_back_from_its_header_text() {
+        for a in [
+            "t@[192.0.2.1]",
+            "t@[IPv6:2001:db8::1]",
+            "\"a b\"@example.com",
+            "\"a\\\"b\"@example.com",
+            "\"a b\"@[192.0.2.1]",
+            "josé@bücher.example",
+            "bob@example.com",
+        ] {
+            let mb = addr(a).unwrap();
+            for mb in [mb.clone(), Mailbox::new(None, mb.email.clone())] {
+                let back: Mailbox = mb.to_string().parse().unwrap();
+                assert_eq!(back, mb, "{a}");
+                let list: lettre::message::Mailboxes =
+                    format!("{mb}, bob@example.com").parse().unwrap();
+                assert_eq!(list.iter().next(), Some(&mb), "{a}");
+                assert_eq!(list.iter().count(), 2, "{a}");
+            }
+        }
     }
 }

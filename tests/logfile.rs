@@ -191,3 +191,69 @@ fn a_log_that_cannot_be_written_never_stops_the_mail() {
     assert_eq!(rc, 200, "{text}");
     assert!(text.contains("/no/such/folder/x.csv"), "{text}");
 }
+
+/// Set in a child process started by `the_send_log_is_created_0600_whatever_the_umask`.
+const UMASK_CHILD_ENV: &str = "LNCCMD_TEST_UMASK_CHILD";
+
+/// Runs in a child process only: sets the umask (a process-wide setting,
+/// hence not in the test process), then sends one message with a log.
+#[test]
+#[ignore = "a child process of another test of this file"]
+fn umask_child_process() {
+    let Ok(spec) = std::env::var(UMASK_CHILD_ENV) else {
+        return;
+    };
+    let (props, umask) = spec.rsplit_once('|').unwrap();
+    let umask = libc::mode_t::from_str_radix(umask, 8).unwrap();
+    // SAFETY: umask(2) cannot fail; this process runs this one test.
+    unsafe { libc::umask(umask) };
+    send_many(props, &format!("umask {umask:03o}"), 2);
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().mode() & 0o7777
+}
+
+#[test]
+fn the_send_log_is_created_0600_whatever_the_umask() {
+    let server = SmtpServer::start();
+    // 000: everything allowed; 277: not even the owner may write.
+    for umask in ["000", "002", "022", "077", "277"] {
+        let log = server.dir.path().join(format!("umask-{umask}.csv"));
+        let props = format!("{};logfile=\"{}\"", server.props(), log.display());
+        let child = spawn_child(
+            "umask_child_process",
+            (UMASK_CHILD_ENV, format!("{props}|{umask}")),
+        );
+        let out = wait_child(child, WAIT * 2);
+        assert!(
+            out.status.success(),
+            "umask {umask}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(mode(&log), 0o600, "umask {umask}");
+        let rows = read_log(&log);
+        assert_eq!(rows.len(), 2, "umask {umask}");
+        assert!(rows.iter().all(|r| r["code"] == "0"), "{rows:?}");
+    }
+}
+
+#[test]
+fn an_existing_send_log_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = SmtpServer::start();
+    for (m, content) in [(0o644, false), (0o640, true), (0o660, false)] {
+        let log = server.dir.path().join(format!("admin-{m:o}.csv"));
+        std::fs::write(&log, b"").unwrap();
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(m)).unwrap();
+        let props = format!("{};logfile=\"{}\"", server.props(), log.display());
+        send_many(&props, &format!("mode {m:o}"), 1);
+        if content {
+            // A log with lines already: appended to, mode unchanged.
+            send_many(&props, &format!("mode {m:o} again"), 1);
+        }
+        assert_eq!(mode(&log), m, "{m:o}");
+        assert_eq!(read_log(&log).len(), 1 + usize::from(content), "{m:o}");
+    }
+}

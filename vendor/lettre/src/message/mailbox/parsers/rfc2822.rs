@@ -211,13 +211,55 @@ pub(super) fn addr_spec(input: &str) -> IResult<&str, (String, String)> {
 
 // local-part      =       dot-atom / quoted-string / obs-local-part
 pub(super) fn local_part(input: &str) -> IResult<&str, String> {
-    alt((dot_atom, quoted_string, obs_local_part)).parse(input)
+    // lnccmd patch: a quoted local part keeps its quotes. Upstream returned
+    // the unquoted text (`a b` for `"a b"`), which `Address` refuses, so a
+    // header holding `"a b"@example.com` (which `Address` accepts and writes
+    // so) did not parse back and the message had no From.
+    alt((
+        dot_atom,
+        preceded(cfws, map(recognize(quoted_string), str::to_owned)),
+        obs_local_part,
+    ))
+    .parse(input)
 }
 
 // domain          =       dot-atom / domain-literal / obs-domain
 pub(super) fn domain(input: &str) -> IResult<&str, String> {
-    // NOTE: omitting domain-literal since it may never be used
-    alt((dot_atom, obs_domain)).parse(input)
+    // lnccmd patch: domain-literal, which upstream omitted, so that an
+    // address `Address` accepts (`t@[192.0.2.1]`, `t@[IPv6:2001:db8::1]`)
+    // parses back from the header it is written in.
+    alt((dot_atom, domain_literal, obs_domain)).parse(input)
+}
+
+// domain-literal  =       [CFWS] "[" *([FWS] dtext) [FWS] "]" [CFWS]
+// (lnccmd patch) The brackets are kept: they are part of the domain.
+fn domain_literal(input: &str) -> IResult<&str, String> {
+    preceded(
+        cfws,
+        map(
+            recognize((
+                char('['),
+                many0(pair(fws, dtext)),
+                fws,
+                char(']'),
+            )),
+            str::to_owned,
+        ),
+    )
+    .parse(input)
+}
+
+// dtext           =       NO-WS-CTL /     ; Non white space controls
+//                         %d33-90 /       ; The rest of the US-ASCII
+//                         %d94-126        ;  characters not including "[",
+//                                         ;  "]", or "\"
+// (lnccmd patch)
+fn dtext(input: &str) -> IResult<&str, char> {
+    alt((
+        satisfy(|c| matches!(u32::from(c), 33..=90 | 94..=126)),
+        no_ws_ctl,
+    ))
+    .parse(input)
 }
 
 // 4.1. Miscellaneous obsolete tokens
