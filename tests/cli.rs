@@ -589,3 +589,38 @@ fn help_version_and_usage_errors() {
     let out = wait_child(child, LIMIT);
     assert_eq!((status(&out), stdout(&out).as_str()), (0, "from stdin\n"));
 }
+
+/// The first CFGSMTP server takes the whole message, then stalls: it may
+/// have it, so the second server must not get it (exit 8, never 4 or 0).
+/// Then a server that refuses the connection is failed over, as before.
+#[test]
+fn sndmail_never_sends_twice_after_an_uncertain_delivery() {
+    let server = SmtpServer::start();
+    let fault = common::fault::FaultServer::start(|mut p: common::fault::Peer, _| {
+        let _ = p.hello(&[]);
+        if p.serve_until_data(common::fault::Peer::ok_reply).is_some() {
+            let _ = p.data();
+            p.stall();
+        }
+    });
+    let words = format!(
+        "TOINTNET(carol@example.test) SUBJECT('payslip') MSG('once only') \
+         CFGSMTP((127.0.0.1 {}) (127.0.0.1 {})) SMTP('Sender=ops@example.test;Timeout=2')",
+        fault.port, server.port
+    );
+    let out = lnccmd(&["sndmail", &words]);
+    let err = stderr(&out);
+    assert_eq!(status(&out), 8, "{err}");
+    assert!(
+        err.contains("409 MAILSEND: message <") && err.contains("may have been delivered"),
+        "{err}"
+    );
+    assert!(!err.contains("trying server 2"), "{err}");
+    assert_eq!(fault.count("DATA"), 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        server.messages().is_empty(),
+        "the second server got a copy: {:?}",
+        server.messages()
+    );
+}

@@ -23,12 +23,17 @@ const EXIT_SCRIPT: u8 = 65;
 const EXIT_NOINPUT: u8 = 66;
 const EXIT_CANTCREAT: u8 = 73;
 
-/// A status code (0, 100..999) as an exit status: its class, code / 100.
+/// The exit status of 409 DELIVERY_UNCERTAIN: not its class 4, which says
+/// "worth retrying later", since a script that retries would send twice.
+const EXIT_UNCERTAIN: u8 = 8;
+
+/// A status code (0, 100..999) as an exit status: its class, code / 100,
+/// but for 409 (`EXIT_UNCERTAIN`).
 fn exit_for(code: i32) -> u8 {
-    if code == 0 {
-        0
-    } else {
-        (code / 100).clamp(1, 9) as u8
+    match code {
+        0 => 0,
+        409 => EXIT_UNCERTAIN,
+        _ => (code / 100).clamp(1, 9) as u8,
     }
 }
 
@@ -126,7 +131,8 @@ argument or several (quote them for the shell).
                        *NONE. security: *NONE, *TLS (STARTTLS) or *SMTPS.
                        tries: attempts (1 = no retry). Several servers:
                        CFGSMTP((server ...) (server ...)): the next one is
-                       tried when MAILSEND cannot reach one (4xx code).
+                       tried when MAILSEND fails with a 4xx code
+                       where nothing can have been delivered (never 409).
   SMTP('Server=\"...\";Sender=\"...\";...')   extension: any MAILSMTP
                        properties, applied after CFGSMTP's (the last wins)
 
@@ -555,6 +561,7 @@ mod tests {
         assert_eq!(exit_for(202), 2);
         assert_eq!(exit_for(307), 3);
         assert_eq!(exit_for(400), 4);
+        assert_eq!(exit_for(409), 8, "409 must not say \"retry\"");
         assert_eq!(exit_for(504), 5);
         assert_eq!(exit_for(900), 9);
     }

@@ -57,7 +57,7 @@ pub struct Spec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mail {
     /// MAILSMTP's property string, one per server (the next is tried when
-    /// MAILSEND cannot reach one: a 4xx code).
+    /// MAILSEND cannot reach one: a 4xx code but 409, `nothing_delivered`).
     pub smtp: Vec<String>,
     pub to: Vec<(String, Kind)>,
     pub subject: Option<String>,
@@ -424,6 +424,14 @@ pub fn send(mail: &Mail, host: &mut dyn Host, line: usize) -> Result<(), (i32, S
     result
 }
 
+/// MAILSEND codes after which the next CFGSMTP server may be tried: the
+/// connection family (4xx), where nothing reached a mailbox, but 409,
+/// where the first server may have the whole message and a second would
+/// deliver it twice.
+fn nothing_delivered(code: i32) -> bool {
+    code / 100 == 4 && code != 409
+}
+
 fn send_on(
     mail: &Mail,
     host: &mut dyn Host,
@@ -442,7 +450,7 @@ fn send_on(
     loop {
         match step(host, h, "MAILSEND", "", "") {
             Ok(()) => return Ok(()),
-            Err((code, text)) if code / 100 == 4 && server + 1 < mail.smtp.len() => {
+            Err((code, text)) if nothing_delivered(code) && server + 1 < mail.smtp.len() => {
                 server += 1;
                 host.warn(
                     line,
