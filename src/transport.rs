@@ -805,3 +805,79 @@ fn out_of_step(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Auth, Secret};
+
+    fn auth() -> Auth {
+        Auth {
+            user: "alice".into(),
+            secret: Secret("Tr0ub4dor&3".into()),
+            method: None,
+        }
+    }
+
+    #[test]
+    fn redact_removes_the_password_in_every_form_a_server_may_echo() {
+        let a = auth();
+        let b64 = |s: &str| openssl::base64::encode_block(s.as_bytes());
+        let plain = b64("\0alice\0Tr0ub4dor&3");
+        let oauth = b64("user=alice\x01auth=Bearer Tr0ub4dor&3\x01\x01");
+        for reply in [
+            format!("535 5.7.8 failed: AUTH PLAIN {plain}"),
+            format!("535 5.7.8 failed: {}", &plain[..20]),
+            format!("535 bad {}", b64("Tr0ub4dor&3")),
+            format!("454 4.7.0 {oauth} rejected"),
+            "535 your password Tr0ub4dor&3 is wrong".to_string(),
+            // Another alignment: the password inside other base64.
+            format!("535 {}", b64("xxTr0ub4dor&3yy")),
+        ] {
+            let out = redact(&reply, &a);
+            assert!(
+                !out.contains("Tr0ub4dor&3") && !out.contains(&plain[..12]),
+                "{reply} -> {out}"
+            );
+            assert!(out.contains("[credentials removed]"), "{out}");
+        }
+        // Ordinary words and base64 that holds no secret are left alone.
+        let reply = "535 5.7.8 Error: authentication failed: UGFzc3dvcmQ6";
+        assert_eq!(redact(reply, &a), reply);
+    }
+
+    /// RESULT is cut at 255 bytes: with a long relay name, what the caller
+    /// must know (409, the Message-ID, "check before sending again") comes
+    /// before the name and survives the cut.
+    #[test]
+    fn the_uncertain_result_keeps_its_meaning_after_the_255_byte_cut() {
+        let ep = Endpoint {
+            server: format!("{}.relay.example.com", "a".repeat(50)),
+            port: 25,
+            timeout: std::time::Duration::from_secs(30),
+            helo: None,
+            tls: TlsMode::None,
+            test_mode: false,
+            trust: Vec::new(),
+            auth: None,
+            allow_plain_auth: false,
+        };
+        assert!(ep.server.len() >= 67);
+        let out = Outgoing {
+            bytes: Vec::new(),
+            from: "a@example.com".parse().unwrap(),
+            rcpts: Vec::new(),
+            message_id: "<0123456789abcdef0123456789abcdef@example.com>".into(),
+        };
+        let f = uncertain(&ep, &out, "no reply came within 30 s");
+        assert!(f.maybe_delivered);
+        assert_eq!(f.error.status, LnccmdStatus::DeliveryUncertain);
+        let result = format!("409 MAILSEND: {}", f.error.detail);
+        let cut = &result[..255.min(result.len())];
+        assert!(cut.contains(&out.message_id), "{cut}");
+        assert!(
+            cut.contains("may have been delivered: check at the server before sending it again"),
+            "{cut}"
+        );
+    }
+}
