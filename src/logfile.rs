@@ -50,7 +50,7 @@ pub struct Record {
     pub timestamp: String,
     pub handle: i32,
     pub code: i32,
-    /// OK, PARTIAL or ERROR.
+    /// OK, PARTIAL, UNCERTAIN (409: the server may have it) or ERROR.
     pub status: &'static str,
     pub server: String,
     pub sender: String,
