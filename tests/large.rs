@@ -1,6 +1,7 @@
 //! A 200 MB attachment goes out whole, and the process that sends it never
 //! holds more than 4 times the file in memory (peak RSS, measured in a child
-//! process so the test harness itself does not count).
+//! process so the test harness itself does not count). Texts of many MiB,
+//! with every kind of line end, arrive as written.
 
 mod common;
 
@@ -93,4 +94,99 @@ fn a_200_mb_attachment_arrives_whole_in_bounded_memory() {
         growth < 4 * SIZE as u64,
         "peak RSS grew by {growth} bytes for a {SIZE}-byte file"
     );
+}
+
+/// About `size` bytes of text whose lines end in LF, CRLF and bare CR in
+/// turn, with non-ASCII characters, lines that SMTP must dot-stuff, "From "
+/// lines and, now and then, a line far over 998 octets. Returns the text and
+/// what a reader must get: the same with every line end a LF.
+fn mixed_text(size: usize) -> (String, String) {
+    let ends = ["\n", "\r\n", "\r"];
+    let (mut text, mut expected) = (String::with_capacity(size), String::with_capacity(size));
+    let mut i = 0usize;
+    while text.len() < size {
+        let line = match i % 5 {
+            0 => format!(".{i} a line that starts with a dot"),
+            1 => format!("From line {i}: Grüße, Zoé, 1+1=2, 日本, 😀"),
+            2 if i % 1000 == 2 => format!("long {i} {}", "wörter ".repeat(800)),
+            _ => format!("Line {i}: invoice 4711, amount 12.34 EUR = €"),
+        };
+        text.push_str(&line);
+        expected.push_str(&line);
+        text.push_str(ends[i % 3]);
+        expected.push('\n');
+        i += 1;
+    }
+    text.push_str("the end");
+    expected.push_str("the end");
+    (text, expected)
+}
+
+/// Point 10 of issue #12: lettre's LF to CRLF conversion was quadratic, so a
+/// text of a few MiB took seconds and 100 MB never went out. Text and HTML
+/// in UTF-8 (quoted-printable), and text in UTF-7 (its own encoder).
+#[test]
+fn a_multi_mib_text_with_mixed_line_ends_arrives_as_written() {
+    const TEXT_SIZE: usize = 12 << 20;
+    let (written, expected) = mixed_text(TEXT_SIZE);
+    let html = format!("<html><body><pre>\r\n{written}\n</pre></body></html>");
+    let server = SmtpServer::start();
+    let mut h = open(&server);
+    let sent = |h: &mut i32, cmd: &str, parm1: &str, parm2: &str| {
+        let (rc, result) = call(h, cmd, parm1, parm2);
+        assert_eq!((rc, result.as_str()), (0, "0"), "{cmd}");
+    };
+    sent(
+        &mut h,
+        "MAILPREP",
+        "bob@example.test",
+        "subject=\"big text\"",
+    );
+    sent(&mut h, "MAILTEXT", &written, "");
+    sent(&mut h, "MAILBODYF", &html, "");
+    sent(&mut h, "MAILSEND", "", "");
+    sent(
+        &mut h,
+        "MAILPREP",
+        "bob@example.test",
+        "subject=\"big UTF-7\";charset=UTF-7",
+    );
+    sent(&mut h, "MAILTEXT", &written, "");
+    sent(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let messages = server.wait_for(2);
+
+    let parts = leaf_parts(&messages[0]);
+    assert_eq!(
+        messages[0]["structure"],
+        "multipart/alternative(text/plain,text/html)"
+    );
+    assert_eq!(parts[0]["cte"], "quoted-printable");
+    assert!(text(parts[0]) == expected, "the UTF-8 text differs");
+    let expected_html = format!("<html><body><pre>\n{expected}\n</pre></body></html>");
+    assert!(text(parts[1]) == expected_html, "the HTML differs");
+
+    let parts = leaf_parts(&messages[1]);
+    assert_eq!(parts[0]["charset"], "utf-7");
+    assert!(text(parts[0]) == expected, "the UTF-7 text differs");
+
+    // On the wire every line ends in CRLF: no bare CR, no bare LF.
+    for i in 1..=2 {
+        let raw = server.raw(i);
+        let bare_lf = raw
+            .iter()
+            .enumerate()
+            .filter(|&(j, &b)| b == b'\n' && (j == 0 || raw[j - 1] != b'\r'))
+            .count();
+        let bare_cr = raw
+            .iter()
+            .enumerate()
+            .filter(|&(j, &b)| b == b'\r' && raw.get(j + 1) != Some(&b'\n'))
+            .count();
+        assert_eq!((bare_lf, bare_cr), (0, 0), "message {i}");
+        assert!(
+            raw.split(|&b| b == b'\n').all(|l| l.len() <= 1000),
+            "message {i}"
+        );
+    }
 }

@@ -249,7 +249,58 @@ impl Deref for MaybeString {
 }
 
 /// In place conversion to CRLF line endings
+///
+/// lnccmd patch: linear. Upstream inserted each CR with `String::insert`,
+/// which moves the whole rest of the string every time: quadratic (a 16 MiB
+/// text took 52 s to compose, 100 MB never finished). Here one pass counts
+/// the CRs to add, the buffer grows once (in place for a large one: realloc
+/// is mremap), and one pass from the end moves each line to its final place,
+/// so the text is never held twice. Same output as upstream's, kept below
+/// under `#[cfg(test)]` and compared on every short string.
 fn in_place_crlf_line_endings(string: &mut String) {
+    let missing = bare_lf_count(string.as_bytes());
+    if missing == 0 {
+        return;
+    }
+    let mut buf = mem::take(string).into_bytes();
+    let old_len = buf.len();
+    buf.resize(old_len + missing, 0);
+    // buf[..read] is not moved yet; buf[write..] is final.
+    let (mut read, mut write) = (old_len, buf.len());
+    let mut search = old_len;
+    while write > read {
+        let lf = buf[..search]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .expect("a bare LF is left while the output is longer than the input");
+        search = lf;
+        if lf > 0 && buf[lf - 1] == b'\r' {
+            continue;
+        }
+        let n = read - lf;
+        buf.copy_within(lf..read, write - n);
+        write -= n + 1;
+        buf[write] = b'\r';
+        read = lf;
+    }
+    // Only ASCII CRs were added, before ASCII LFs: still UTF-8.
+    *string = String::from_utf8(buf).expect("CR before LF keeps UTF-8 valid");
+}
+
+/// lnccmd patch: how many LFs have no CR before them.
+fn bare_lf_count(s: &[u8]) -> usize {
+    let mut prev = 0u8;
+    let mut n = 0;
+    for &b in s {
+        n += usize::from(b == b'\n' && prev != b'\r');
+        prev = b;
+    }
+    n
+}
+
+/// Upstream's conversion, the reference for the test of the linear one.
+#[cfg(test)]
+fn in_place_crlf_line_endings_upstream(string: &mut String) {
     let indices = find_all_lf_char_indices(string);
 
     for i in indices {
@@ -262,6 +313,7 @@ fn in_place_crlf_line_endings(string: &mut String) {
 /// in order to make `s` have CRLF line endings
 ///
 /// The list is reversed, which is more efficient.
+#[cfg(test)]
 fn find_all_lf_char_indices(s: &str) -> Vec<usize> {
     let mut indices = Vec::new();
 
@@ -287,7 +339,10 @@ fn find_all_lf_char_indices(s: &str) -> Vec<usize> {
 mod test {
     use pretty_assertions::assert_eq;
 
-    use super::{Body, ContentTransferEncoding, in_place_crlf_line_endings};
+    use super::{
+        Body, ContentTransferEncoding, in_place_crlf_line_endings,
+        in_place_crlf_line_endings_upstream,
+    };
 
     #[test]
     fn seven_bit_detect() {
@@ -571,5 +626,29 @@ mod test {
 
         in_place_crlf_line_endings(&mut string);
         assert_eq!(string, "\r\nSend me a ✉️\r\nwith\r\nlettre!\r\n😀");
+    }
+
+    /// lnccmd patch: the linear conversion gives upstream's output for every
+    /// string of up to 7 characters over CR, LF, 'a' and a 4-byte character,
+    /// and for a long one with every kind of line end.
+    #[test]
+    fn crlf_matches_upstream() {
+        let alphabet = ["\r", "\n", "a", "😀"];
+        for len in 0..=7u32 {
+            for n in 0..4usize.pow(len) {
+                let s: String = (0..len).map(|i| alphabet[n / 4usize.pow(i) % 4]).collect();
+                let (mut a, mut b) = (s.clone(), s.clone());
+                in_place_crlf_line_endings(&mut a);
+                in_place_crlf_line_endings_upstream(&mut b);
+                assert_eq!(a, b, "{s:?}");
+            }
+        }
+        let long: String = (0..10_000)
+            .map(|i| ["line ✉️", "\n", "\r\n", "\r", "\n\n", "\r\r\n"][i % 6])
+            .collect();
+        let (mut a, mut b) = (long.clone(), long);
+        in_place_crlf_line_endings(&mut a);
+        in_place_crlf_line_endings_upstream(&mut b);
+        assert_eq!(a, b);
     }
 }
