@@ -83,6 +83,13 @@ impl SmtpServer {
         SmtpServer { child, port, dir }
     }
 
+    /// SIGKILL, as a crash or a power cut would: no shutdown, no reply to a
+    /// client waiting for one. What it stored stays in `dir`.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The MAILSMTP property string for this server.
     pub fn props(&self) -> String {
         format!(

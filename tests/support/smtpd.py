@@ -16,6 +16,10 @@ Options for the transport tests:
   --tls plain|starttls|smtps  with --cert/--key (starttls: STARTTLS required)
   --auth USER:PASS            AUTH PLAIN, LOGIN and XOAUTH2 (token = PASS)
   --dsn                       advertise DSN and accept RET/ENVID/NOTIFY/ORCPT
+  --reply-delay SECONDS       wait between storing a message and its 250, as a
+                              server that commits first and answers late: a
+                              kill in between leaves a stored message whose
+                              sender never heard of it (tests/load.rs)
 """
 
 import argparse
@@ -104,8 +108,9 @@ def parse_message(raw: bytes) -> dict:
 
 
 class Handler:
-    def __init__(self, directory: str, dsn: bool = False, user=None, password=None):
+    def __init__(self, directory: str, dsn: bool = False, user=None, password=None, reply_delay=0.0):
         self.directory = directory
+        self.reply_delay = reply_delay
         self.count = 0
         self.dsn = dsn
         self.user = user
@@ -172,6 +177,8 @@ class Handler:
         with open(base + ".json.tmp", "w", encoding="utf-8") as f:
             json.dump(record, f, ensure_ascii=False)
         os.replace(base + ".json.tmp", base + ".json")
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 2.0.0 OK queued as %d" % n
 
 
@@ -185,6 +192,7 @@ async def main():
     ap.add_argument("--key")
     ap.add_argument("--auth")
     ap.add_argument("--dsn", action="store_true")
+    ap.add_argument("--reply-delay", type=float, default=0.0)
     ap.add_argument("--parse", help="print the parsed MIME file as JSON and exit")
     args = ap.parse_args()
     if args.parse:
@@ -192,7 +200,7 @@ async def main():
             print(json.dumps(parse_message(f.read()), ensure_ascii=False))
         return
     user, password = args.auth.split(":", 1) if args.auth else (None, None)
-    handler = Handler(args.dir, args.dsn, user, password)
+    handler = Handler(args.dir, args.dsn, user, password, args.reply_delay)
     ctx = None
     if args.tls != "plain":
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
