@@ -220,6 +220,18 @@ pub extern "C" fn lnccmd_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
+/// Registers the registry's fork handlers with `pthread_atfork` (called once,
+/// when the handle table is created). The handlers are plain safe functions;
+/// glibc unregisters them if the library is unloaded (dlclose), since
+/// `pthread_atfork` records the calling object. A failure (ENOMEM) leaves
+/// fork() as unprotected as without the handlers: nothing else to do.
+pub(crate) fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern "C" fn()) {
+    // SAFETY: three valid function pointers that live as long as the library.
+    unsafe {
+        libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
+    }
+}
+
 /// Local broken-down time for compose's Date header (the one libc call that
 /// needs `unsafe`); UTC when the local time zone cannot be used.
 pub(crate) fn localtime(t: libc::time_t, tm: &mut libc::tm) {
