@@ -218,7 +218,8 @@ extern "C" {
  * Runs one LNCCMD mail command.
  *
  * `handle`: in/out session number; 0 with MAILSMTP opens a session and
- * receives its number, MAILEND sets it back to 0.
+ * receives its number, MAILEND sets it back to 0. It is written only by
+ * those two; every other call only reads it.
  * `cmd`: command name (MAILSMTP, MAILPREP, MAILTO, ...), case-insensitive.
  * `opt`: ignored by the mail commands; may be NULL.
  * `parm1`, `parm2`: NUL-terminated UTF-8 text (NULL = empty); surrounding

@@ -110,7 +110,8 @@ unsafe fn fixed_bytes<'a>(p: *const c_char, len: usize) -> &'a [u8] {
 /// Runs one LNCCMD mail command.
 ///
 /// `handle`: in/out session number; 0 with MAILSMTP opens a session and
-/// receives its number, MAILEND sets it back to 0.
+/// receives its number, MAILEND sets it back to 0. It is written only by
+/// those two; every other call only reads it.
 /// `cmd`: command name (MAILSMTP, MAILPREP, MAILTO, ...), case-insensitive.
 /// `opt`: ignored by the mail commands; may be NULL.
 /// `parm1`, `parm2`: NUL-terminated UTF-8 text (NULL = empty); surrounding
@@ -140,12 +141,18 @@ pub unsafe extern "C" fn lnccmd(
     // SAFETY: checked non-NULL; the caller guarantees validity.
     let (cmd, parm1, parm2) = unsafe { (c_bytes(cmd), c_bytes(parm1), c_bytes(parm2)) };
     // SAFETY: `handle` is non-NULL and points to a writable int32_t.
-    let mut h = unsafe { *handle };
+    let before = unsafe { *handle };
+    let mut h = before;
     let (status, text) = guarded(&mut h, cmd, parm1, parm2);
     let bytes = cut_utf8(&text, LNCCMD_RESULT_LEN - 1);
-    // SAFETY: `result` has LNCCMD_RESULT_LEN writable bytes; we write at most that.
+    // SAFETY: `result` has LNCCMD_RESULT_LEN writable bytes; we write at most
+    // that. `handle` is written only when the call changed it (MAILSMTP
+    // opening, MAILEND closing): another thread sharing the variable may have
+    // written it meanwhile (MAILEND's 0), and the number read at entry is stale.
     unsafe {
-        *handle = h;
+        if h != before {
+            *handle = h;
+        }
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), result.cast::<u8>(), bytes.len());
         *result.add(bytes.len()) = 0;
     }
@@ -187,12 +194,16 @@ pub unsafe extern "C" fn lnccmd_fixed(
         )
     };
     // SAFETY: `handle` is non-NULL and points to a writable int32_t.
-    let mut h = unsafe { *handle };
+    let before = unsafe { *handle };
+    let mut h = before;
     let (status, text) = guarded(&mut h, cmd, parm1, parm2);
     let bytes = cut_utf8(&text, result_len);
-    // SAFETY: `result` has `result_len` writable bytes; we write exactly that many.
+    // SAFETY: `result` has `result_len` writable bytes; we write exactly that
+    // many. `handle`: written only when changed, as in `lnccmd`.
     unsafe {
-        *handle = h;
+        if h != before {
+            *handle = h;
+        }
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), result.cast::<u8>(), bytes.len());
         std::ptr::write_bytes(
             result.cast::<u8>().add(bytes.len()),
