@@ -13,6 +13,10 @@ use crate::registry;
 /// messages are cut on a UTF-8 character boundary.
 pub const LNCCMD_RESULT_LEN: usize = 256;
 
+/// Longest field `lnccmd_fixed()` accepts: 1 GiB (2^30 bytes), for each of
+/// `cmd_len`, `opt_len`, `parm1_len`, `parm2_len` and `result_len`.
+pub const LNCCMD_FIXED_FIELD_MAX: usize = 1_073_741_824;
+
 /// The whole call behind both entry points, in safe code: returns the
 /// status and the RESULT text.
 fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (LnccmdStatus, String) {
@@ -164,6 +168,13 @@ pub unsafe extern "C" fn lnccmd(
 /// trailing blanks and NULs are trimmed. RESULT is written as exactly
 /// `result_len` bytes, blank-padded, without a NUL.
 ///
+/// Each length is at most LNCCMD_FIXED_FIELD_MAX (1 GiB), far above any
+/// RPG, COBOL or CL field (RPG's largest is about 16 MB): a larger one is a
+/// caller's bug (an unset length, a negative one cast to size_t). Then no
+/// field is read and the call returns LNCCMD_STATUS_BAD_VALUE (106) with a
+/// RESULT naming the length and the bound; when `result_len` itself is
+/// beyond the bound, it returns 106 and writes nothing at all.
+///
 /// # Safety
 /// Non-NULL pointers must be valid for their lengths; `handle` one writable
 /// int32_t; `result` `result_len` writable bytes.
@@ -181,22 +192,38 @@ pub unsafe extern "C" fn lnccmd_fixed(
     result: *mut c_char,
     result_len: usize,
 ) -> i32 {
-    let _ = (opt, opt_len);
+    let _ = opt;
     if handle.is_null() || cmd.is_null() || result.is_null() {
         return LnccmdStatus::NullArgument.code();
     }
-    // SAFETY: the caller guarantees each pointer covers its length.
-    let (cmd, parm1, parm2) = unsafe {
-        (
-            fixed_bytes(cmd, cmd_len),
-            fixed_bytes(parm1, parm1_len),
-            fixed_bytes(parm2, parm2_len),
-        )
-    };
+    if result_len > LNCCMD_FIXED_FIELD_MAX {
+        return LnccmdStatus::BadValue.code();
+    }
+    let too_long = [
+        ("cmd_len", cmd_len),
+        ("opt_len", opt_len),
+        ("parm1_len", parm1_len),
+        ("parm2_len", parm2_len),
+    ]
+    .into_iter()
+    .find(|&(_, len)| len > LNCCMD_FIXED_FIELD_MAX);
     // SAFETY: `handle` is non-NULL and points to a writable int32_t.
     let before = unsafe { *handle };
     let mut h = before;
-    let (status, text) = guarded(&mut h, cmd, parm1, parm2);
+    let (status, text) = match too_long {
+        Some((field, len)) => too_long_field(field, len),
+        None => {
+            // SAFETY: the caller guarantees each pointer covers its length.
+            let (cmd, parm1, parm2) = unsafe {
+                (
+                    fixed_bytes(cmd, cmd_len),
+                    fixed_bytes(parm1, parm1_len),
+                    fixed_bytes(parm2, parm2_len),
+                )
+            };
+            guarded(&mut h, cmd, parm1, parm2)
+        }
+    };
     let bytes = cut_utf8(&text, result_len);
     // SAFETY: `result` has `result_len` writable bytes; we write exactly that
     // many. `handle`: written only when changed, as in `lnccmd`.
@@ -212,6 +239,18 @@ pub unsafe extern "C" fn lnccmd_fixed(
         );
     }
     status.code()
+}
+
+/// The status and RESULT of a `lnccmd_fixed` length beyond the bound.
+fn too_long_field(field: &str, len: usize) -> (LnccmdStatus, String) {
+    let status = LnccmdStatus::BadValue;
+    (
+        status,
+        format!(
+            "{} LNCCMD: {field} is {len}, more than the {LNCCMD_FIXED_FIELD_MAX} bytes (1 GiB, LNCCMD_FIXED_FIELD_MAX) a field may have: nothing was read",
+            status.code()
+        ),
+    )
 }
 
 /// The fixed English text of a status code; never NULL. Unknown codes give

@@ -87,7 +87,10 @@ pub mod fuzzing {
         crate::settings::parse(s).is_ok()
     }
 }
-pub use ffi::{LNCCMD_RESULT_LEN, lnccmd, lnccmd_fixed, lnccmd_strerror, lnccmd_version};
+pub use ffi::{
+    LNCCMD_FIXED_FIELD_MAX, LNCCMD_RESULT_LEN, lnccmd, lnccmd_fixed, lnccmd_strerror,
+    lnccmd_version,
+};
 
 #[cfg(test)]
 mod tests {

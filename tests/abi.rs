@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use lnccmd::{
-    LNCCMD_RESULT_LEN, LnccmdStatus, lnccmd, lnccmd_fixed, lnccmd_strerror, lnccmd_version,
+    LNCCMD_FIXED_FIELD_MAX, LNCCMD_RESULT_LEN, LnccmdStatus, lnccmd, lnccmd_fixed, lnccmd_strerror,
+    lnccmd_version,
 };
 use std::ffi::{CStr, c_char};
 use std::ptr::null;
@@ -528,4 +529,104 @@ fn mailend_on_a_shared_handle_variable_stays_0() {
         stale, 0,
         "rounds of {ROUNDS} where MAILEND's 0 was overwritten"
     );
+}
+
+/// Issue #12 point 8: a `lnccmd_fixed` length beyond LNCCMD_FIXED_FIELD_MAX
+/// is refused with 106 naming it, before any field is read: the fields here
+/// are on an inaccessible page or NULL, and reading one would crash.
+#[test]
+fn fixed_lengths_beyond_the_bound_are_refused_unread() {
+    let page = Page::new();
+    page.protect(libc::PROT_NONE);
+    let unreadable = page.0.cast::<c_char>().cast_const();
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", GOOD, "");
+    let opened = h;
+    let call = |h: &mut i32, lens: [usize; 4], ptrs: [*const c_char; 4]| {
+        let mut result = [b'#'; 200];
+        let rc = unsafe {
+            lnccmd_fixed(
+                h,
+                ptrs[0],
+                lens[0],
+                ptrs[1],
+                lens[1],
+                ptrs[2],
+                lens[2],
+                ptrs[3],
+                lens[3],
+                result.as_mut_ptr().cast(),
+                result.len(),
+            )
+        };
+        (rc, String::from_utf8(result.to_vec()).unwrap())
+    };
+    let prep = b"MAILPREP".as_ptr().cast::<c_char>();
+    let over = LNCCMD_FIXED_FIELD_MAX + 1;
+    for (field, lens, ptrs) in [
+        (
+            "cmd_len",
+            [over, 0, 0, 0],
+            [unreadable, null(), null(), null()],
+        ),
+        (
+            "cmd_len",
+            [usize::MAX, 0, 0, 0],
+            [prep, null(), null(), null()],
+        ),
+        (
+            "opt_len",
+            [8, over, 0, 0],
+            [prep, unreadable, null(), null()],
+        ),
+        (
+            "parm1_len",
+            [8, 0, over, 0],
+            [prep, null(), unreadable, null()],
+        ),
+        (
+            "parm1_len",
+            [8, 0, usize::MAX, 0],
+            [prep, null(), null(), null()],
+        ),
+        (
+            "parm2_len",
+            [8, 0, 1, over],
+            [prep, null(), unreadable, unreadable],
+        ),
+    ] {
+        let (rc, text) = call(&mut h, lens, ptrs);
+        assert_eq!(rc, 106, "{field}: {text}");
+        let len = lens.iter().find(|&&l| l > LNCCMD_FIXED_FIELD_MAX).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "106 LNCCMD: {field} is {len}, more than the 1073741824 bytes (1 GiB, LNCCMD_FIXED_FIELD_MAX)"
+            )),
+            "{text}"
+        );
+        assert_eq!(h, opened, "the handle is untouched");
+    }
+    // result_len beyond the bound: 106, nothing written (RESULT is on the
+    // inaccessible page too), nothing read.
+    let rc = unsafe {
+        lnccmd_fixed(
+            &mut h,
+            prep,
+            8,
+            null(),
+            0,
+            null(),
+            0,
+            null(),
+            0,
+            page.0.cast(),
+            over,
+        )
+    };
+    assert_eq!(rc, 106);
+    // Nothing happened to the session: MAILPREP at the bound's edge of
+    // nothing, then a normal call, work.
+    let (rc, text) = call(&mut h, [8, 0, 0, 0], [prep, null(), null(), null()]);
+    assert_eq!(rc, 0, "{text}");
+    ok(&mut h, "MAILEND", "", "");
 }
