@@ -91,8 +91,8 @@ extern "C" fn after_fork_in_parent() {
 /// `InUseAtFork` (calls return 102); the others stay usable, and their
 /// connection, opened by the parent, is replaced at the next send
 /// (transport.rs). The forking thread itself holds no session lock: it is in
-/// fork(), not in lnccmd (lnccmd starts processes with posix_spawn, or with
-/// fork then exec, where the child never calls back into lnccmd).
+/// fork(), not in lnccmd (the library starts no process; only its unit tests
+/// do, and their children exec at once).
 ///
 /// What this relies on, fork being async-signal-safe territory: it runs on
 /// the child's only thread, with the table lock already its own (no waiting);
