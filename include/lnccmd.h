@@ -21,6 +21,12 @@
 #define LNCCMD_RESULT_LEN 256
 
 /**
+ * Longest field `lnccmd_fixed()` accepts: 1 GiB (2^30 bytes), for each of
+ * `cmd_len`, `opt_len`, `parm1_len`, `parm2_len` and `result_len`.
+ */
+#define LNCCMD_FIXED_FIELD_MAX 1073741824
+
+/**
  * Status codes returned by every call and written at the start of RESULT.
  *
  * Numbers are stable and only ever appended: a retired code stays here as a
@@ -218,7 +224,8 @@ extern "C" {
  * Runs one LNCCMD mail command.
  *
  * `handle`: in/out session number; 0 with MAILSMTP opens a session and
- * receives its number, MAILEND sets it back to 0.
+ * receives its number, MAILEND sets it back to 0. It is written only by
+ * those two; every other call only reads it.
  * `cmd`: command name (MAILSMTP, MAILPREP, MAILTO, ...), case-insensitive.
  * `opt`: ignored by the mail commands; may be NULL.
  * `parm1`, `parm2`: NUL-terminated UTF-8 text (NULL = empty); surrounding
@@ -245,6 +252,13 @@ int32_t lnccmd(int32_t *handle,
  * CL style): exactly `*_len` bytes are read from each field, no NUL needed;
  * trailing blanks and NULs are trimmed. RESULT is written as exactly
  * `result_len` bytes, blank-padded, without a NUL.
+ *
+ * Each length is at most LNCCMD_FIXED_FIELD_MAX (1 GiB), far above any
+ * RPG, COBOL or CL field (RPG's largest is about 16 MB): a larger one is a
+ * caller's bug (an unset length, a negative one cast to size_t). Then no
+ * field is read and the call returns LNCCMD_STATUS_BAD_VALUE (106) with a
+ * RESULT naming the length and the bound; when `result_len` itself is
+ * beyond the bound, it returns 106 and writes nothing at all.
  *
  * # Safety
  * Non-NULL pointers must be valid for their lengths; `handle` one writable

@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::compose::Outgoing;
 use crate::error::{Error, LnccmdStatus, Result};
@@ -23,12 +23,19 @@ static COUNT: AtomicU64 = AtomicU64::new(0);
 /// Turns the dry run on (`Some(folder)`) or off (`None`) for every session
 /// of the process. The folder must exist; files in it are never overwritten.
 pub fn set_dry_run_dir(dir: Option<PathBuf>) {
+    crate::registry::watch_forks();
     *DIR.lock().unwrap_or_else(PoisonError::into_inner) = dir;
 }
 
 /// The dry-run folder, when the dry run is on.
 pub(crate) fn dir() -> Option<PathBuf> {
     DIR.lock().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+/// The dry-run lock, which the registry's fork handlers hold across fork()
+/// so that a child never inherits it held by a thread it does not have.
+pub(crate) fn lock_for_fork() -> MutexGuard<'static, Option<PathBuf>> {
+    DIR.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// `0001-<id>.eml` for the message id `<id>`: the angle brackets dropped,

@@ -13,6 +13,10 @@ use crate::registry;
 /// messages are cut on a UTF-8 character boundary.
 pub const LNCCMD_RESULT_LEN: usize = 256;
 
+/// Longest field `lnccmd_fixed()` accepts: 1 GiB (2^30 bytes), for each of
+/// `cmd_len`, `opt_len`, `parm1_len`, `parm2_len` and `result_len`.
+pub const LNCCMD_FIXED_FIELD_MAX: usize = 1_073_741_824;
+
 /// The whole call behind both entry points, in safe code: returns the
 /// status and the RESULT text.
 fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (LnccmdStatus, String) {
@@ -110,7 +114,8 @@ unsafe fn fixed_bytes<'a>(p: *const c_char, len: usize) -> &'a [u8] {
 /// Runs one LNCCMD mail command.
 ///
 /// `handle`: in/out session number; 0 with MAILSMTP opens a session and
-/// receives its number, MAILEND sets it back to 0.
+/// receives its number, MAILEND sets it back to 0. It is written only by
+/// those two; every other call only reads it.
 /// `cmd`: command name (MAILSMTP, MAILPREP, MAILTO, ...), case-insensitive.
 /// `opt`: ignored by the mail commands; may be NULL.
 /// `parm1`, `parm2`: NUL-terminated UTF-8 text (NULL = empty); surrounding
@@ -140,12 +145,18 @@ pub unsafe extern "C" fn lnccmd(
     // SAFETY: checked non-NULL; the caller guarantees validity.
     let (cmd, parm1, parm2) = unsafe { (c_bytes(cmd), c_bytes(parm1), c_bytes(parm2)) };
     // SAFETY: `handle` is non-NULL and points to a writable int32_t.
-    let mut h = unsafe { *handle };
+    let before = unsafe { *handle };
+    let mut h = before;
     let (status, text) = guarded(&mut h, cmd, parm1, parm2);
     let bytes = cut_utf8(&text, LNCCMD_RESULT_LEN - 1);
-    // SAFETY: `result` has LNCCMD_RESULT_LEN writable bytes; we write at most that.
+    // SAFETY: `result` has LNCCMD_RESULT_LEN writable bytes; we write at most
+    // that. `handle` is written only when the call changed it (MAILSMTP
+    // opening, MAILEND closing): another thread sharing the variable may have
+    // written it meanwhile (MAILEND's 0), and the number read at entry is stale.
     unsafe {
-        *handle = h;
+        if h != before {
+            *handle = h;
+        }
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), result.cast::<u8>(), bytes.len());
         *result.add(bytes.len()) = 0;
     }
@@ -156,6 +167,13 @@ pub unsafe extern "C" fn lnccmd(
 /// CL style): exactly `*_len` bytes are read from each field, no NUL needed;
 /// trailing blanks and NULs are trimmed. RESULT is written as exactly
 /// `result_len` bytes, blank-padded, without a NUL.
+///
+/// Each length is at most LNCCMD_FIXED_FIELD_MAX (1 GiB), far above any
+/// RPG, COBOL or CL field (RPG's largest is about 16 MB): a larger one is a
+/// caller's bug (an unset length, a negative one cast to size_t). Then no
+/// field is read and the call returns LNCCMD_STATUS_BAD_VALUE (106) with a
+/// RESULT naming the length and the bound; when `result_len` itself is
+/// beyond the bound, it returns 106 and writes nothing at all.
 ///
 /// # Safety
 /// Non-NULL pointers must be valid for their lengths; `handle` one writable
@@ -174,25 +192,45 @@ pub unsafe extern "C" fn lnccmd_fixed(
     result: *mut c_char,
     result_len: usize,
 ) -> i32 {
-    let _ = (opt, opt_len);
+    let _ = opt;
     if handle.is_null() || cmd.is_null() || result.is_null() {
         return LnccmdStatus::NullArgument.code();
     }
-    // SAFETY: the caller guarantees each pointer covers its length.
-    let (cmd, parm1, parm2) = unsafe {
-        (
-            fixed_bytes(cmd, cmd_len),
-            fixed_bytes(parm1, parm1_len),
-            fixed_bytes(parm2, parm2_len),
-        )
-    };
+    if result_len > LNCCMD_FIXED_FIELD_MAX {
+        return LnccmdStatus::BadValue.code();
+    }
+    let too_long = [
+        ("cmd_len", cmd_len),
+        ("opt_len", opt_len),
+        ("parm1_len", parm1_len),
+        ("parm2_len", parm2_len),
+    ]
+    .into_iter()
+    .find(|&(_, len)| len > LNCCMD_FIXED_FIELD_MAX);
     // SAFETY: `handle` is non-NULL and points to a writable int32_t.
-    let mut h = unsafe { *handle };
-    let (status, text) = guarded(&mut h, cmd, parm1, parm2);
+    let before = unsafe { *handle };
+    let mut h = before;
+    let (status, text) = match too_long {
+        Some((field, len)) => too_long_field(field, len),
+        None => {
+            // SAFETY: the caller guarantees each pointer covers its length.
+            let (cmd, parm1, parm2) = unsafe {
+                (
+                    fixed_bytes(cmd, cmd_len),
+                    fixed_bytes(parm1, parm1_len),
+                    fixed_bytes(parm2, parm2_len),
+                )
+            };
+            guarded(&mut h, cmd, parm1, parm2)
+        }
+    };
     let bytes = cut_utf8(&text, result_len);
-    // SAFETY: `result` has `result_len` writable bytes; we write exactly that many.
+    // SAFETY: `result` has `result_len` writable bytes; we write exactly that
+    // many. `handle`: written only when changed, as in `lnccmd`.
     unsafe {
-        *handle = h;
+        if h != before {
+            *handle = h;
+        }
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), result.cast::<u8>(), bytes.len());
         std::ptr::write_bytes(
             result.cast::<u8>().add(bytes.len()),
@@ -201,6 +239,18 @@ pub unsafe extern "C" fn lnccmd_fixed(
         );
     }
     status.code()
+}
+
+/// The status and RESULT of a `lnccmd_fixed` length beyond the bound.
+fn too_long_field(field: &str, len: usize) -> (LnccmdStatus, String) {
+    let status = LnccmdStatus::BadValue;
+    (
+        status,
+        format!(
+            "{} LNCCMD: {field} is {len}, more than the {LNCCMD_FIXED_FIELD_MAX} bytes (1 GiB, LNCCMD_FIXED_FIELD_MAX) a field may have: nothing was read",
+            status.code()
+        ),
+    )
 }
 
 /// The fixed English text of a status code; never NULL. Unknown codes give
@@ -218,6 +268,18 @@ pub extern "C" fn lnccmd_strerror(code: i32) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn lnccmd_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Registers the registry's fork handlers with `pthread_atfork` (called once,
+/// when the handle table is created). The handlers are plain safe functions;
+/// glibc unregisters them if the library is unloaded (dlclose), since
+/// `pthread_atfork` records the calling object. A failure (ENOMEM) leaves
+/// fork() as unprotected as without the handlers: nothing else to do.
+pub(crate) fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: extern "C" fn()) {
+    // SAFETY: three valid function pointers that live as long as the library.
+    unsafe {
+        libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
+    }
 }
 
 /// Local broken-down time for compose's Date header (the one libc call that

@@ -12,7 +12,11 @@
 //!   `opt`, `parm1`, `parm2`: empty. Blanks around fields are trimmed.
 //! - Handles are positive numbers never reused in a process; sessions are
 //!   independent and may run on different threads at once; calls on one
-//!   handle are serialised. No panic crosses the boundary.
+//!   handle are serialised. No panic crosses the boundary. Only MAILSMTP
+//!   (opening) and MAILEND write the caller's handle variable.
+//! - After fork(), a child's sessions never use the parent's connection
+//!   (each opens its own); one in use by another thread at the fork returns
+//!   102 in the child instead of blocking (docs/decisions.md, "fork()").
 //! - For Rust programs (not in the C ABI): `call`, the same call without
 //!   pointers, and `set_dry_run_dir`, which makes MAILSEND write the composed
 //!   message to a folder instead of sending it.
@@ -87,7 +91,10 @@ pub mod fuzzing {
         crate::settings::parse(s).is_ok()
     }
 }
-pub use ffi::{LNCCMD_RESULT_LEN, lnccmd, lnccmd_fixed, lnccmd_strerror, lnccmd_version};
+pub use ffi::{
+    LNCCMD_FIXED_FIELD_MAX, LNCCMD_RESULT_LEN, lnccmd, lnccmd_fixed, lnccmd_strerror,
+    lnccmd_version,
+};
 
 #[cfg(test)]
 mod tests {

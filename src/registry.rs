@@ -1,9 +1,12 @@
 //! The handle table (SPEC §1.4): handle number -> session, numbers never
 //! reused, the table lock held only for lookups so sessions run in parallel.
+//! Also what fork() does to the table (docs/decisions.md, "fork()").
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use once_cell::sync::Lazy;
 
@@ -16,13 +19,24 @@ use crate::session::Session;
 /// caller that was waiting on the lock while another thread ended the session.
 type Slot = Arc<Mutex<Option<Session>>>;
 
+/// What a handle number stands for.
+#[derive(Clone)]
+enum Entry {
+    Live(Slot),
+    /// In a forked child: the session was in use by a thread of the parent
+    /// at the fork, so its lock is held forever by a thread that does not
+    /// exist here and its state may be half-changed. Its memory is leaked.
+    InUseAtFork,
+}
+
 struct Table {
     /// The next number to hand out; every number below it was used once.
     next: i32,
-    sessions: HashMap<i32, Slot>,
+    sessions: HashMap<i32, Entry>,
 }
 
 static TABLE: Lazy<Mutex<Table>> = Lazy::new(|| {
+    crate::ffi::at_fork(before_fork, after_fork_in_parent, after_fork_in_child);
     Mutex::new(Table {
         next: 1,
         sessions: HashMap::new(),
@@ -33,6 +47,85 @@ static TABLE: Lazy<Mutex<Table>> = Lazy::new(|| {
 /// a panic elsewhere cannot leave it inconsistent: a poisoned lock is used as is.
 fn table() -> MutexGuard<'static, Table> {
     TABLE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Registers the fork handlers now (they are registered with the table,
+/// before any session exists): for the dry-run lock, which can be used first.
+pub(crate) fn watch_forks() {
+    Lazy::force(&TABLE);
+}
+
+/// The process-wide locks, held by the forking thread from `before_fork`
+/// until the fork is over, so that no other thread holds them at the fork.
+type ForkLocks = (
+    MutexGuard<'static, Table>,
+    MutexGuard<'static, Option<PathBuf>>,
+);
+
+thread_local! {
+    static HELD_FOR_FORK: RefCell<Option<ForkLocks>> = const { RefCell::new(None) };
+}
+
+/// pthread_atfork "prepare", in the thread calling fork(), before the fork:
+/// takes the table lock and the dry-run lock (in that order, the only order
+/// in which they are ever nested), waiting for a thread inside a lookup to
+/// finish (lookups are short). The fork happens with both locks held by the
+/// forking thread, so in the child they are held by the one thread there.
+extern "C" fn before_fork() {
+    let locks = (table(), crate::dryrun::lock_for_fork());
+    // A thread already tearing down its thread-locals cannot hold the locks
+    // over the fork: they are released at once and the fork goes on without.
+    let _ = HELD_FOR_FORK.try_with(|held| *held.borrow_mut() = Some(locks));
+}
+
+/// pthread_atfork "parent": releases what `before_fork` took.
+extern "C" fn after_fork_in_parent() {
+    let _ = HELD_FOR_FORK.try_with(|held| held.borrow_mut().take());
+}
+
+/// pthread_atfork "child", in the child's only thread, before fork() returns.
+///
+/// Every session whose lock is held belongs to a parent thread that was
+/// inside lnccmd at the fork and does not exist in the child: the lock would
+/// never be released, and a call would block forever. Such a session becomes
+/// `InUseAtFork` (calls return 102); the others stay usable, and their
+/// connection, opened by the parent, is replaced at the next send
+/// (transport.rs). The forking thread itself holds no session lock: it is in
+/// fork(), not in lnccmd (the library starts no process; only its unit tests
+/// do, and their children exec at once).
+///
+/// What this relies on, fork being async-signal-safe territory: it runs on
+/// the child's only thread, with the table lock already its own (no waiting);
+/// std's Mutex on Linux is a futex word, so `try_lock` is one atomic
+/// compare-exchange and the unlocks are an atomic swap and at most a
+/// futex(2) wake; walking the map and overwriting a value in place allocate
+/// nothing; the old slots are leaked with `mem::forget`, so no destructor and
+/// no `free` runs (a session that was in use may be half-changed). The
+/// thread-local was initialised in `before_fork`, before the fork.
+extern "C" fn after_fork_in_child() {
+    let Ok(Some((mut t, dry_run))) = HELD_FOR_FORK.try_with(|held| held.borrow_mut().take()) else {
+        return;
+    };
+    for entry in t.sessions.values_mut() {
+        let in_use = match entry {
+            Entry::Live(slot) => matches!(slot.try_lock(), Err(TryLockError::WouldBlock)),
+            Entry::InUseAtFork => false,
+        };
+        if in_use {
+            std::mem::forget(std::mem::replace(entry, Entry::InUseAtFork));
+        }
+    }
+    drop(dry_run);
+    drop(t);
+}
+
+fn in_use_at_fork(handle: i32) -> Error {
+    Error::new(
+        LnccmdStatus::BadHandle,
+        format!(
+            "session {handle} was in use by another thread when this process was forked: open a new one with MAILSMTP (handle 0)"
+        ),
+    )
 }
 
 fn bad_handle(handle: i32) -> Error {
@@ -82,12 +175,24 @@ pub fn run(handle: &mut i32, cmd: Command, parm1: &[u8], parm2: &[u8]) -> Result
         let h = t.next;
         t.next += 1;
         session.id = h;
-        t.sessions.insert(h, Arc::new(Mutex::new(Some(session))));
+        t.sessions
+            .insert(h, Entry::Live(Arc::new(Mutex::new(Some(session)))));
         *handle = h;
         return Ok(());
     }
     let found = table().sessions.get(handle).cloned();
-    let slot = found.ok_or_else(|| bad_handle(*handle))?;
+    let slot = match found {
+        Some(Entry::Live(slot)) => slot,
+        // MAILEND frees the number: closing what cannot be used is harmless,
+        // and a program that ends every session it opened keeps working.
+        Some(Entry::InUseAtFork) if cmd == Command::MailEnd => {
+            table().sessions.remove(handle);
+            *handle = 0;
+            return Ok(());
+        }
+        Some(Entry::InUseAtFork) => return Err(in_use_at_fork(*handle)),
+        None => return Err(bad_handle(*handle)),
+    };
     let mut guard = match slot.lock() {
         Ok(g) => g,
         Err(_) => {

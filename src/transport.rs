@@ -29,6 +29,9 @@ pub struct Connection {
     smtp: SmtpConnection,
     /// When it last carried a command: an idle connection is checked with NOOP.
     last_used: std::time::Instant,
+    /// The process that opened it: after fork() the child must never write
+    /// to the socket it shares with its parent (`forget_if_inherited`).
+    pid: u32,
 }
 
 /// What the sender asks of the transport for one message.
@@ -268,6 +271,7 @@ fn open(ep: &Endpoint) -> Result<Connection> {
         endpoint: ep.clone(),
         smtp,
         last_used: std::time::Instant::now(),
+        pid: std::process::id(),
     })
 }
 
@@ -332,8 +336,23 @@ fn authenticate(
     Ok(())
 }
 
+/// Forgets a connection opened by another process (this one is a child
+/// forked after it was opened) without writing a byte to it: the parent
+/// still uses that socket, and anything the child wrote (QUIT, RSET, its own
+/// commands, a TLS close_notify) would land in the parent's transaction.
+/// Dropping writes nothing: `SmtpConnection` has no `Drop`, native-tls's
+/// OpenSSL stream is freed with `SSL_free` (never `SSL_shutdown`, so no
+/// close_notify), and `TcpStream` only closes this process's descriptor (no
+/// `shutdown(2)`), which leaves the parent's connection open.
+fn forget_if_inherited(slot: &mut Option<Connection>) {
+    if slot.as_ref().is_some_and(|c| c.pid != std::process::id()) {
+        drop(slot.take());
+    }
+}
+
 /// Closes the connection with QUIT (best effort: the server may be gone).
 pub fn close(slot: &mut Option<Connection>) {
+    forget_if_inherited(slot);
     if let Some(mut c) = slot.take() {
         let _ = c.smtp.quit();
     }
@@ -351,6 +370,7 @@ fn connection<'a>(
     slot: &'a mut Option<Connection>,
     ep: &Endpoint,
 ) -> Result<(&'a mut Connection, bool)> {
+    forget_if_inherited(slot);
     let reusable = match slot {
         // Anything the server sent while the connection was idle (a stray
         // reply, a 421 before closing, its close) would be read as the

@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use lnccmd::{
-    LNCCMD_RESULT_LEN, LnccmdStatus, lnccmd, lnccmd_fixed, lnccmd_strerror, lnccmd_version,
+    LNCCMD_FIXED_FIELD_MAX, LNCCMD_RESULT_LEN, LnccmdStatus, lnccmd, lnccmd_fixed, lnccmd_strerror,
+    lnccmd_version,
 };
 use std::ffi::{CStr, c_char};
 use std::ptr::null;
@@ -382,4 +383,250 @@ fn only_the_four_functions_are_exported() {
             "lnccmd_version"
         ]
     );
+}
+
+/// One page of memory that can be made read-only or inaccessible: a write
+/// (or read) where none is allowed kills the test with SIGSEGV.
+struct Page(*mut libc::c_void);
+
+impl Page {
+    fn new() -> Page {
+        // SAFETY: an anonymous private mapping, unmapped in Drop.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        Page(p)
+    }
+
+    fn protect(&self, prot: libc::c_int) {
+        // SAFETY: our own mapping.
+        assert_eq!(unsafe { libc::mprotect(self.0, 4096, prot) }, 0);
+    }
+}
+
+impl Drop for Page {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, no longer used.
+        unsafe { libc::munmap(self.0, 4096) };
+    }
+}
+
+/// `lnccmd` and `lnccmd_fixed` on a raw handle pointer; RESULT discarded.
+fn raw_calls(h: *mut i32, cmd: &str, parm1: &str) -> (i32, i32) {
+    let c = std::ffi::CString::new(cmd).unwrap();
+    let p1 = std::ffi::CString::new(parm1).unwrap();
+    let mut result = [0 as c_char; LNCCMD_RESULT_LEN];
+    // SAFETY: valid strings and buffers; `h` is the caller's.
+    unsafe {
+        let a = lnccmd(
+            h,
+            c.as_ptr(),
+            null(),
+            p1.as_ptr(),
+            null(),
+            result.as_mut_ptr(),
+        );
+        let b = lnccmd_fixed(
+            h,
+            c.as_ptr(),
+            cmd.len(),
+            null(),
+            0,
+            p1.as_ptr(),
+            parm1.len(),
+            null(),
+            0,
+            result.as_mut_ptr(),
+            result.len(),
+        );
+        (a, b)
+    }
+}
+
+/// Issue #12 point 7: the handle variable is written only by MAILSMTP
+/// opening a session and MAILEND closing it. Every other call, successful
+/// or not, only reads it: with the variable on a read-only page, a write
+/// would crash the test.
+#[test]
+fn handle_is_written_only_when_the_call_changes_it() {
+    let page = Page::new();
+    let h = page.0.cast::<i32>();
+    let mut opened = 0;
+    ok(&mut opened, "MAILSMTP", GOOD, "");
+    let refused = format!(
+        "Server=127.0.0.1;port={};Sender=tech@example.test;Timeout=2",
+        free_port()
+    );
+    // SAFETY: the page is writable until `protect`.
+    unsafe { *h = opened };
+    page.protect(libc::PROT_READ);
+    for (cmd, parm1, rc) in [
+        ("MAILPREP", "bob@example.test", 0),
+        ("MAILTEXT", "hello", 0),
+        ("MAILSMTP", refused.as_str(), 0),
+        ("MAILSEND", "", 400),
+        ("NOSUCH", "", 101),
+        ("MAILTO", "bob@@example.test", 108),
+        ("MAILSMTP", "Server=127.0.0.1", 105),
+    ] {
+        assert_eq!(raw_calls(h, cmd, parm1), (rc, rc), "{cmd}");
+    }
+    page.protect(libc::PROT_READ | libc::PROT_WRITE);
+    assert_eq!(raw_calls(h, "MAILEND", "").0, 0);
+    // SAFETY: the page is readable.
+    assert_eq!(unsafe { *h }, 0);
+    // A stale handle (102) and handle 0 are only read too.
+    page.protect(libc::PROT_READ);
+    assert_eq!(raw_calls(h, "MAILPREP", ""), (102, 102));
+    page.protect(libc::PROT_READ | libc::PROT_WRITE);
+}
+
+/// Issue #12 point 7, as it happened: two threads share one handle
+/// variable; while one ends the session, the other's call, which read the
+/// number before MAILEND wrote 0, must not write the stale number back.
+#[test]
+fn mailend_on_a_shared_handle_variable_stays_0() {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::{Arc, Barrier};
+    const ROUNDS: usize = 300;
+    let shared = Arc::new(AtomicI32::new(0));
+    let mut stale = 0;
+    for round in 0..ROUNDS {
+        let mut h = 0;
+        ok(&mut h, "MAILSMTP", GOOD, "");
+        ok(&mut h, "MAILPREP", "bob@example.test", "");
+        shared.store(h, Ordering::SeqCst);
+        let barrier = Arc::new(Barrier::new(2));
+        let other = {
+            let (shared, barrier) = (shared.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                for _ in 0..20 {
+                    raw_calls(shared.as_ptr(), "MAILTEXT", "more text");
+                }
+            })
+        };
+        barrier.wait();
+        assert_eq!(raw_calls(shared.as_ptr(), "MAILEND", "").0, 0);
+        other.join().unwrap();
+        if shared.load(Ordering::SeqCst) != 0 {
+            stale += 1;
+            eprintln!(
+                "round {round}: the handle variable is {} after MAILEND",
+                shared.load(Ordering::SeqCst)
+            );
+        }
+    }
+    assert_eq!(
+        stale, 0,
+        "rounds of {ROUNDS} where MAILEND's 0 was overwritten"
+    );
+}
+
+/// Issue #12 point 8: a `lnccmd_fixed` length beyond LNCCMD_FIXED_FIELD_MAX
+/// is refused with 106 naming it, before any field is read: the fields here
+/// are on an inaccessible page or NULL, and reading one would crash.
+#[test]
+fn fixed_lengths_beyond_the_bound_are_refused_unread() {
+    let page = Page::new();
+    page.protect(libc::PROT_NONE);
+    let unreadable = page.0.cast::<c_char>().cast_const();
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", GOOD, "");
+    let opened = h;
+    let call = |h: &mut i32, lens: [usize; 4], ptrs: [*const c_char; 4]| {
+        let mut result = [b'#'; 200];
+        let rc = unsafe {
+            lnccmd_fixed(
+                h,
+                ptrs[0],
+                lens[0],
+                ptrs[1],
+                lens[1],
+                ptrs[2],
+                lens[2],
+                ptrs[3],
+                lens[3],
+                result.as_mut_ptr().cast(),
+                result.len(),
+            )
+        };
+        (rc, String::from_utf8(result.to_vec()).unwrap())
+    };
+    let prep = b"MAILPREP".as_ptr().cast::<c_char>();
+    let over = LNCCMD_FIXED_FIELD_MAX + 1;
+    for (field, lens, ptrs) in [
+        (
+            "cmd_len",
+            [over, 0, 0, 0],
+            [unreadable, null(), null(), null()],
+        ),
+        (
+            "cmd_len",
+            [usize::MAX, 0, 0, 0],
+            [prep, null(), null(), null()],
+        ),
+        (
+            "opt_len",
+            [8, over, 0, 0],
+            [prep, unreadable, null(), null()],
+        ),
+        (
+            "parm1_len",
+            [8, 0, over, 0],
+            [prep, null(), unreadable, null()],
+        ),
+        (
+            "parm1_len",
+            [8, 0, usize::MAX, 0],
+            [prep, null(), null(), null()],
+        ),
+        (
+            "parm2_len",
+            [8, 0, 1, over],
+            [prep, null(), unreadable, unreadable],
+        ),
+    ] {
+        let (rc, text) = call(&mut h, lens, ptrs);
+        assert_eq!(rc, 106, "{field}: {text}");
+        let len = lens.iter().find(|&&l| l > LNCCMD_FIXED_FIELD_MAX).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "106 LNCCMD: {field} is {len}, more than the 1073741824 bytes (1 GiB, LNCCMD_FIXED_FIELD_MAX)"
+            )),
+            "{text}"
+        );
+        assert_eq!(h, opened, "the handle is untouched");
+    }
+    // result_len beyond the bound: 106, nothing written (RESULT is on the
+    // inaccessible page too), nothing read.
+    let rc = unsafe {
+        lnccmd_fixed(
+            &mut h,
+            prep,
+            8,
+            null(),
+            0,
+            null(),
+            0,
+            null(),
+            0,
+            page.0.cast(),
+            over,
+        )
+    };
+    assert_eq!(rc, 106);
+    // Nothing happened to the session: MAILPREP at the bound's edge of
+    // nothing, then a normal call, work.
+    let (rc, text) = call(&mut h, [8, 0, 0, 0], [prep, null(), null(), null()]);
+    assert_eq!(rc, 0, "{text}");
+    ok(&mut h, "MAILEND", "", "");
 }
