@@ -163,6 +163,11 @@ fn empty_and_missing_and_vanishing_files() {
     assert!(text.contains("is a folder"), "{text}");
     let (rc, text) = call(&mut h, "MAILBODYF", "/no/such/body.html", "");
     assert_eq!(rc, 200, "{text}");
+    // The refused files stop this draft's MAILSEND, naming the first.
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 114, "{text}");
+    assert!(text.contains("MAILLATT #1 failed with 200"), "{text}");
+    ok(&mut h, "MAILPREP", "bob@example.test", "files");
     ok(
         &mut h,
         "MAILLATT",
@@ -327,6 +332,11 @@ fn input_charset_invalid_bytes_and_utf16_fixed_fields() {
         &[],
     );
     assert_eq!(rc, 110, "{text}");
+    // A good subject repairs the draft (MAILSUBJ sets its value anew).
+    assert_eq!(
+        fixed(&mut h, "MAILSUBJ", &utf16("Ünïcode fïelds", 100), &[]),
+        (0, "0".into())
+    );
     assert_eq!(
         fixed(&mut h, "MAILTEXT", &utf16("Grüße", 50), &[]),
         (0, "0".into())
@@ -466,7 +476,7 @@ fn header_injection_in_file_names_and_cids() {
         .0,
         110
     );
-    ok(&mut h, "MAILSEND", "", "");
+    send_anyway(&mut h, &server, "MAILLATT #1 failed with 110");
     ok(&mut h, "MAILEND", "", "");
     let m = &server.wait_for(1)[0];
     assert_eq!(m["structure"], "text/plain");
@@ -538,7 +548,7 @@ fn long_names_fold_and_unfoldable_words_are_refused() {
         "",
     );
     assert_eq!(rc, 106, "{text}");
-    ok(&mut h, "MAILSEND", "", "");
+    send_anyway(&mut h, &server, "MAILSUBJ #2 failed with 106");
     ok(&mut h, "MAILEND", "", "");
     let m = &server.wait_for(1)[0];
     let parts = leaf_parts(m);
@@ -644,4 +654,20 @@ fn oversized_composite_and_special_files_are_refused_at_maillatt() {
         "",
     );
     assert_eq!(rc, 201, "{text}");
+}
+
+/// A draft with refused calls: MAILSEND says 114 naming `first`, then the
+/// program that handles its errors itself sends what is there
+/// (`SendIncomplete=true` on the live handle keeps the draft).
+fn send_anyway(h: &mut i32, server: &SmtpServer, first: &str) {
+    let (rc, text) = call(h, "MAILSEND", "", "");
+    assert_eq!(rc, 114, "{text}");
+    assert!(text.contains(first), "{text}");
+    ok(
+        h,
+        "MAILSMTP",
+        &format!("{};SendIncomplete=true", server.props()),
+        "",
+    );
+    ok(h, "MAILSEND", "", "");
 }
