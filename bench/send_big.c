@@ -13,24 +13,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "lnccmd.h"
+#include "bench.h"
 
-static char result[LNCCMD_RESULT_LEN];
 
-static void must(int32_t *h, const char *cmd, const char *p1, const char *p2)
-{
-    if (lnccmd(h, cmd, NULL, p1, p2, result) != 0) {
-        fprintf(stderr, "%s: %s\n", cmd, result);
-        exit(1);
-    }
-}
 
-static long peak_kib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
 
 int main(int argc, char **argv)
 {

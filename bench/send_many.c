@@ -20,9 +20,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "lnccmd.h"
+#include "bench.h"
 
-static char result[LNCCMD_RESULT_LEN];
 
 /* Resident set size now, in KiB (Linux /proc). */
 static long rss_kib(void)
@@ -48,13 +47,6 @@ static double cpu_us(void)
     return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
-static void must(int32_t *h, const char *cmd, const char *p1, const char *p2)
-{
-    if (lnccmd(h, cmd, NULL, p1, p2, result) != 0) {
-        fprintf(stderr, "%s: %s\n", cmd, result);
-        exit(1);
-    }
-}
 
 int main(int argc, char **argv)
 {

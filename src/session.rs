@@ -79,6 +79,19 @@ fn replaces_value(cmd: Command) -> bool {
     )
 }
 
+/// 103 for a call that needs a draft: "no message {what}", and why there
+/// is none when the last MAILPREP failed (`prep_failed`).
+fn no_draft(prep_failed: Option<LnccmdStatus>, what: &str, first: &str) -> Error {
+    let why = match prep_failed {
+        Some(status) => format!(" (the last MAILPREP failed with {})", status.code()),
+        None => String::new(),
+    };
+    Error::new(
+        LnccmdStatus::Sequence,
+        format!("no message {what}{why}: call {first} first"),
+    )
+}
+
 impl Journal {
     /// Counts a call of a content command and returns its number.
     fn count(&mut self, cmd: Command) -> u32 {
@@ -313,16 +326,10 @@ impl Session {
     }
 
     fn draft(&mut self) -> Result<&mut Draft> {
-        let why = match self.journal.prep_failed {
-            Some(status) => format!(" (the last MAILPREP failed with {})", status.code()),
-            None => String::new(),
-        };
-        self.draft.as_mut().ok_or_else(|| {
-            Error::new(
-                LnccmdStatus::Sequence,
-                format!("no message in preparation{why}: call MAILPREP first"),
-            )
-        })
+        let prep_failed = self.journal.prep_failed;
+        self.draft
+            .as_mut()
+            .ok_or_else(|| no_draft(prep_failed, "in preparation", "MAILPREP"))
     }
 
     /// Parses an address list into mailboxes, all or nothing.
@@ -636,15 +643,9 @@ impl Session {
         dry: Option<&Path>,
         resend: bool,
     ) -> Result<()> {
-        let why = match self.journal.prep_failed {
-            Some(status) => format!(" (the last MAILPREP failed with {})", status.code()),
-            None => String::new(),
-        };
+        let prep_failed = self.journal.prep_failed;
         let draft = self.draft.as_mut().ok_or_else(|| {
-            Error::new(
-                LnccmdStatus::Sequence,
-                format!("no message to send{why}: call MAILPREP (and MAILTO, MAILTEXT...) first"),
-            )
+            no_draft(prep_failed, "to send", "MAILPREP (and MAILTO, MAILTEXT...)")
         })?;
         if let Some(id) = self.journal.uncertain.as_ref().filter(|_| !resend) {
             return Err(Error::new(

@@ -292,18 +292,7 @@ fn fork_a_child_never_writes_to_the_parents_connection() {
 fn fork_a_child_never_writes_to_the_parents_tls_connection() {
     const ROUNDS: usize = 10;
     let pki = common::pki::Pki::new();
-    let (cert, key) = (pki.path("server.pem"), pki.path("server.key"));
-    let server = SmtpServer::start_with(
-        0,
-        &[
-            "--tls",
-            "starttls",
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-        ],
-    );
+    let server = tls_server(&pki, "server", "starttls", &[]);
     let tap = ConnTap::new(server.port);
     let mut h = 0;
     ok(

@@ -655,19 +655,3 @@ fn oversized_composite_and_special_files_are_refused_at_maillatt() {
     );
     assert_eq!(rc, 201, "{text}");
 }
-
-/// A draft with refused calls: MAILSEND says 114 naming `first`, then the
-/// program that handles its errors itself sends what is there
-/// (`SendIncomplete=true` on the live handle keeps the draft).
-fn send_anyway(h: &mut i32, server: &SmtpServer, first: &str) {
-    let (rc, text) = call(h, "MAILSEND", "", "");
-    assert_eq!(rc, 114, "{text}");
-    assert!(text.contains(first), "{text}");
-    ok(
-        h,
-        "MAILSMTP",
-        &format!("{};SendIncomplete=true", server.props()),
-        "",
-    );
-    ok(h, "MAILSEND", "", "");
-}

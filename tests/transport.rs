@@ -12,21 +12,6 @@ use common::*;
 use std::time::{Duration, Instant};
 
 /// An aiosmtpd with TLS (`starttls` or `smtps`) and the CA-signed certificate.
-fn tls_server(pki: &Pki, mode: &str, extra: &[&str]) -> SmtpServer {
-    let cert = pki.path("server.pem");
-    let key = pki.path("server.key");
-    let mut args = vec![
-        "--tls",
-        mode,
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    SmtpServer::start_with(0, &args)
-}
-
 fn base(port: u16) -> String {
     format!("Server=127.0.0.1;port={port};Sender=tech@example.test;Timeout=10")
 }
@@ -66,7 +51,7 @@ fn prep(h: &mut i32, subject: &str) {
 #[test]
 fn starttls_verified_against_trust_cert_with_auth() {
     let pki = Pki::new();
-    let server = tls_server(&pki, "starttls", &["--auth", "user:s3cret-pw"]);
+    let server = tls_server(&pki, "server", "starttls", &["--auth", "user:s3cret-pw"]);
     let mut h = 0;
     let ca = pki.path("ca.pem");
     ok(
@@ -91,7 +76,7 @@ fn starttls_verified_against_trust_cert_with_auth() {
 #[test]
 fn untrusted_certificate_is_its_own_code_and_test_mode_accepts_it() {
     let pki = Pki::new();
-    let server = tls_server(&pki, "starttls", &[]);
+    let server = tls_server(&pki, "server", "starttls", &[]);
     let log = server.dir.path().join("log.csv");
     let mut h = 0;
     ok(
@@ -153,7 +138,7 @@ fn starttls_not_offered_sends_nothing_in_clear() {
 #[test]
 fn smtps_with_every_auth_method_and_a_wrong_password() {
     let pki = Pki::new();
-    let server = tls_server(&pki, "smtps", &["--auth", "user:s3cret-pw"]);
+    let server = tls_server(&pki, "server", "smtps", &["--auth", "user:s3cret-pw"]);
     let ca = pki.path("ca.pem");
     let props = |extra: &str| {
         format!(
@@ -681,19 +666,7 @@ fn expired_and_wrong_host_certificates_are_not_trusted() {
         ("server-expired", "expired"),
         ("server-otherhost", "mismatch"),
     ] {
-        let cert = pki.path(&format!("{name}.pem"));
-        let key = pki.path(&format!("{name}.key"));
-        let server = SmtpServer::start_with(
-            0,
-            &[
-                "--tls",
-                "starttls",
-                "--cert",
-                cert.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-            ],
-        );
+        let server = tls_server(&pki, name, "starttls", &[]);
         let mut h = 0;
         let ca = pki.path("ca.pem");
         ok(

@@ -463,3 +463,36 @@ pub fn wait_child(mut child: Child, limit: Duration) -> std::process::Output {
         stderr: err_t.join().unwrap(),
     }
 }
+
+/// A draft with refused calls: MAILSEND says 114 naming `first`, then the
+/// program that handles its errors itself sends what is there
+/// (`SendIncomplete=true` on the live handle keeps the draft).
+pub fn send_anyway(h: &mut i32, server: &SmtpServer, first: &str) {
+    let (rc, text) = call(h, "MAILSEND", "", "");
+    assert_eq!(rc, 114, "{text}");
+    assert!(text.contains(first), "{text}");
+    ok(
+        h,
+        "MAILSMTP",
+        &format!("{};SendIncomplete=true", server.props()),
+        "",
+    );
+    ok(h, "MAILSEND", "", "");
+}
+
+/// aiosmtpd with TLS (`mode`: starttls or smtps) and the certificate
+/// `<cert>.pem` / `<cert>.key` of `pki`, and more smtpd.py options.
+pub fn tls_server(pki: &pki::Pki, cert: &str, mode: &str, extra: &[&str]) -> SmtpServer {
+    let key = pki.path(&format!("{cert}.key"));
+    let cert = pki.path(&format!("{cert}.pem"));
+    let mut args = vec![
+        "--tls",
+        mode,
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    SmtpServer::start_with(0, &args)
+}
