@@ -122,6 +122,26 @@ fn reply_text(e: &SmtpError) -> String {
     escape_controls(&text, 500)
 }
 
+/// The enhanced status code (RFC 3463) at the start of a reply's text
+/// ("550 5.1.1 ..." gives `('5', 1, 1)`), when it has one that agrees with
+/// the basic code's class.
+fn enhanced_code(reply: &str) -> Option<(char, u16, u16)> {
+    let mut words = reply.split_whitespace();
+    let basic = words.next()?;
+    let mut parts = words.next()?.split('.');
+    let class = parts.next()?;
+    let subject: u16 = parts.next()?.parse().ok()?;
+    let detail: u16 = parts.next()?.parse().ok()?;
+    let class = match class {
+        "2" | "4" | "5" if basic.starts_with(class) => class.chars().next()?,
+        _ => return None,
+    };
+    if parts.next().is_some() || subject > 999 || detail > 999 {
+        return None;
+    }
+    Some((class, subject, detail))
+}
+
 /// Maps a failure to a status, with a message naming the server and the step.
 fn classify(e: &SmtpError, stage: Stage, ep: &Endpoint) -> Error {
     let server = ep.display();
@@ -137,15 +157,24 @@ fn classify(e: &SmtpError, stage: Stage, ep: &Endpoint) -> Error {
     }
     if let Some(code) = e.status() {
         let reply = reply_text(e);
+        // The enhanced status code (RFC 3463), when the reply has one, says
+        // what was wrong more precisely than the basic code: OpenSMTPD says
+        // "554 5.3.4" for a message too big, Exim "552" with 5.7.x for policy.
+        let enhanced = enhanced_code(&reply);
+        let too_large = match enhanced {
+            Some((_, subject, detail)) => {
+                (subject, detail) == (3, 4) || (subject, detail) == (2, 3)
+            }
+            None => code.to_string() == "552" && stage != Stage::Mail,
+        };
         let (status, what) = if e.is_transient() {
             (LnccmdStatus::TemporaryFailure, "temporarily refused")
+        } else if too_large && stage != Stage::Connect && stage != Stage::Tls {
+            (LnccmdStatus::TooLarge, "refused the message as too large")
         } else {
             match stage {
                 Stage::Connect | Stage::Tls => (LnccmdStatus::Connect, "refused the session"),
                 Stage::Mail => (LnccmdStatus::SenderRefused, "refused the sender"),
-                Stage::Data | Stage::Message if code.to_string() == "552" => {
-                    (LnccmdStatus::TooLarge, "refused the message as too large")
-                }
                 Stage::Data | Stage::Message => {
                     (LnccmdStatus::MessageRefused, "refused the message")
                 }
@@ -248,7 +277,7 @@ fn open(ep: &Endpoint) -> Result<Connection> {
             let mut smtp = SmtpConnection::connect(addr, timeout, &hello, None, None)
                 .map_err(|e| classify(&e, Stage::Connect, ep))?;
             if !smtp.can_starttls() {
-                let _ = smtp.quit();
+                smtp.abort();
                 return Err(Error::new(
                     LnccmdStatus::StartTlsNotOffered,
                     format!(
@@ -284,7 +313,7 @@ fn authenticate(
 ) -> Result<()> {
     if !smtp.is_encrypted() && !ep.allow_plain_auth {
         // Settings refuse this combination already; kept as the last guard.
-        let _ = smtp.quit();
+        smtp.abort();
         return Err(Error::new(
             LnccmdStatus::AuthUnavailable,
             "credentials would be sent over an unencrypted connection: nothing was sent",
@@ -300,7 +329,7 @@ fn authenticate(
         .iter()
         .any(|m| smtp.server_info().supports_auth_mechanism(*m));
     if !offered {
-        let _ = smtp.quit();
+        smtp.abort();
         return Err(Error::new(
             LnccmdStatus::AuthUnavailable,
             format!(
@@ -321,6 +350,12 @@ fn authenticate(
     }
     let creds = Credentials::new(auth.user.clone(), auth.secret.0.clone());
     smtp.auth(mechanisms, &creds)
+        .map_err(|e| {
+            // The server keeps the session open after a refused AUTH: end it
+            // properly (RFC 5321 §4.1.1.10), QUIT and close_notify.
+            smtp.abort();
+            e
+        })
         .map_err(|e| match e.status() {
             Some(_) if e.is_permanent() => Error::new(
                 LnccmdStatus::AuthFailed,
@@ -350,11 +385,12 @@ fn forget_if_inherited(slot: &mut Option<Connection>) {
     }
 }
 
-/// Closes the connection with QUIT (best effort: the server may be gone).
+/// Closes the connection with QUIT and, under TLS, a close_notify (best
+/// effort: the server may be gone; vendor patch 14).
 pub fn close(slot: &mut Option<Connection>) {
     forget_if_inherited(slot);
     if let Some(mut c) = slot.take() {
-        let _ = c.smtp.quit();
+        c.smtp.abort();
     }
 }
 
@@ -535,13 +571,67 @@ fn redact(text: &str, auth: &crate::settings::Auth) -> String {
     out
 }
 
-/// `send` before the redaction.
+/// Why one attempt at a transaction stopped.
+enum Stop {
+    /// Nothing can have been delivered and the trouble is this connection's
+    /// (a 421: the server is closing it; a reused connection the server had
+    /// closed; a 4xx to MAIL FROM on a reused one, such as OpenSMTPD's
+    /// per-connection limit): start again on a new connection.
+    Restart(Failure),
+    /// The answer for this MAILSEND.
+    Fail(Failure),
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Self {
+        Stop::Fail(f)
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Fail(e.into())
+    }
+}
+
+/// New connections one MAILSEND may open after `Stop::Restart`: enough for
+/// a server that closes after N messages, not a loop with one that always
+/// answers 421.
+const RESTARTS: u32 = 2;
+
+/// `send` before the redaction: one transaction, started again on a new
+/// connection (transparently, `Retries` or not) where nothing can have been
+/// delivered and the connection was the trouble.
 fn transaction(
     slot: &mut Option<Connection>,
     ep: &Endpoint,
     out: &Outgoing,
     opts: &Options,
 ) -> std::result::Result<Delivery, Failure> {
+    let mut restarts = 0;
+    loop {
+        match attempt(slot, ep, out, opts) {
+            Ok(d) => return Ok(d),
+            Err(Stop::Restart(_)) if restarts < RESTARTS => restarts += 1,
+            Err(Stop::Restart(f) | Stop::Fail(f)) => return Err(f),
+        }
+    }
+}
+
+/// The basic code of a reply error, as a number.
+fn code_of(e: &SmtpError) -> Option<u16> {
+    e.status().and_then(|c| c.to_string().parse().ok())
+}
+
+/// One attempt: MAIL FROM, RCPT TO..., then the content with DATA, or with
+/// `BDAT n LAST` in the same flight when the server offers CHUNKING and
+/// PIPELINING (RFC 3030: one round trip per message instead of two).
+fn attempt(
+    slot: &mut Option<Connection>,
+    ep: &Endpoint,
+    out: &Outgoing,
+    opts: &Options,
+) -> std::result::Result<Delivery, Stop> {
     // Any reply error below leaves the connection usable after RSET; any
     // other error (I/O, timeout, garbage) leaves it in an unknown state: drop it.
     let fail = |slot: &mut Option<Connection>, e: &SmtpError, stage: Stage| {
@@ -554,16 +644,13 @@ fn transaction(
         Failure::from(err)
     };
 
-    let (mut conn, mut reused) = connection(slot, ep)?;
+    let (conn, reused) = connection(slot, ep)?;
+    let info = conn.smtp.server_info();
     let mut params = Vec::new();
     let needs_utf8 =
         !out.from.to_string().is_ascii() || out.rcpts.iter().any(|r| !r.to_string().is_ascii());
     if needs_utf8 {
-        if !conn
-            .smtp
-            .server_info()
-            .supports_feature(Extension::SmtpUtfEight)
-        {
+        if !info.supports_feature(Extension::SmtpUtfEight) {
             return Err(Error::new(
                 LnccmdStatus::BadAddress,
                 format!(
@@ -576,11 +663,7 @@ fn transaction(
         params.push(MailParameter::SmtpUtfEight);
     }
     if !out.bytes.is_ascii() {
-        if !conn
-            .smtp
-            .server_info()
-            .supports_feature(Extension::EightBitMime)
-        {
+        if !info.supports_feature(Extension::EightBitMime) {
             return Err(Error::new(
                 LnccmdStatus::MessageRefused,
                 format!(
@@ -592,7 +675,23 @@ fn transaction(
         }
         params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
     }
-    let dsn = opts.dsn && conn.smtp.server_info().supports_feature(Extension::Dsn);
+    // SIZE (RFC 1870): announced on MAIL FROM, and a message larger than
+    // the server's limit is refused here, before any of its bytes is sent.
+    if let Some(limit) = info.size_limit() {
+        let size = out.bytes.len();
+        if limit > 0 && size as u64 > limit {
+            return Err(Error::new(
+                LnccmdStatus::TooLarge,
+                format!(
+                    "the message is {size} bytes and {} accepts at most {limit} (its EHLO SIZE): nothing was sent; send less (smaller or fewer attachments)",
+                    ep.display()
+                ),
+            )
+            .into());
+        }
+        params.push(MailParameter::Size(size));
+    }
+    let dsn = opts.dsn && info.supports_feature(Extension::Dsn);
     if dsn {
         params.push(MailParameter::Other {
             keyword: "RET".into(),
@@ -604,44 +703,78 @@ fn transaction(
             value: Some(out.message_id.trim_matches(['<', '>']).to_string()),
         });
     }
+    let chunking =
+        info.supports_feature(Extension::Chunking) && info.supports_feature(Extension::Pipelining);
 
     let mut commands = Vec::with_capacity(out.rcpts.len() + 2);
     commands.push(Mail::new(Some(out.from.clone()), params).to_string());
     for rcpt in &out.rcpts {
-        let rcpt_params = if dsn {
-            vec![
-                RcptParameter::Other {
-                    keyword: "NOTIFY".into(),
-                    value: Some("SUCCESS,FAILURE,DELAY".into()),
-                },
-                RcptParameter::Other {
-                    keyword: "ORCPT".into(),
-                    value: Some(format!("rfc822;{rcpt}")),
-                },
-            ]
-        } else {
-            Vec::new()
-        };
-        commands.push(Rcpt::new(rcpt.clone(), rcpt_params).to_string());
+        commands.push(rcpt_command(rcpt, dsn));
     }
-    commands.push(Data.to_string());
+    commands.push(if chunking {
+        format!("BDAT {} LAST\r\n", out.bytes.len())
+    } else {
+        Data.to_string()
+    });
+    let last = commands.len() - 1;
 
-    // A reused connection that the server closed meanwhile fails at the
-    // first reply, before anything was accepted: reconnect once and start
-    // the transaction again.
-    let mut replies = envelope(&mut conn.smtp, &commands);
-    while reused && matches!(replies.first(), Some(Err(e)) if e.status().is_none()) {
+    let replies = if chunking {
+        conn.smtp
+            .pipeline_bdat(&commands, out.bytes.chunks(1 << 20))
+    } else {
+        envelope(&mut conn.smtp, &commands)
+    };
+    // With BDAT the content went with the commands: from here on, a missing
+    // answer means the server may have the message.
+    let content_sent = chunking && conn.smtp.end_of_data_sent();
+
+    // Where nothing can have been delivered and the connection is the
+    // trouble, start again on a new one.
+    let definite_refusal = matches!(&replies[0], Err(e) if e.status().is_some())
+        || (replies.len() > out.rcpts.len()
+            && replies[1..=out.rcpts.len()].iter().all(|r| r.is_err()));
+    let closing = replies
+        .iter()
+        .find_map(|r| r.as_ref().err().filter(|e| code_of(e) == Some(421)));
+    let gone = reused && matches!(replies.first(), Some(Err(e)) if e.status().is_none());
+    let limit = reused && matches!(replies.first(), Some(Err(e)) if e.is_transient());
+    // A 421 answers its command and closes: unless the content itself was
+    // accepted, nothing was delivered.
+    if let Some(e) = closing
+        && !matches!(replies.get(last), Some(Ok(_)))
+    {
+        let f = Failure::from(classify(e, Stage::Mail, ep));
         slot.take();
-        (conn, reused) = connection(slot, ep)?;
-        replies = envelope(&mut conn.smtp, &commands);
+        return Err(Stop::Restart(f));
+    }
+    if !content_sent || definite_refusal {
+        if gone || limit {
+            let e = replies[0].as_ref().err().expect("checked above");
+            let f = Failure::from(classify(e, Stage::Mail, ep));
+            if gone {
+                slot.take();
+            } else {
+                close(slot);
+            }
+            return Err(Stop::Restart(f));
+        }
     }
     // Every reply must be of the kind its command calls for (2xx to MAIL and
-    // RCPT, 354 to DATA), and nothing may follow the last one: otherwise a
-    // reply was added or lost on the way (a stray line, a reply left unread)
-    // and the server's answers are out of step with the commands. The
-    // content was not sent: drop the connection, nothing was delivered.
-    if let Some(problem) = out_of_step(&replies, commands.len(), &conn.smtp) {
+    // RCPT, 354 to DATA, 2xx to BDAT), and nothing may follow the last one:
+    // otherwise a reply was added or lost on the way (a stray line, a reply
+    // left unread) and the server's answers are out of step with the
+    // commands. Before the content: drop the connection, nothing was
+    // delivered; after it (BDAT), the server may have the message.
+    if let Some(problem) = out_of_step(&replies, commands.len(), chunking, &conn.smtp) {
         slot.take();
+        if content_sent {
+            return Err(uncertain(
+                ep,
+                out,
+                &format!("its replies were out of step ({problem})"),
+            )
+            .into());
+        }
         return Err(Error::new(
             LnccmdStatus::Protocol,
             format!(
@@ -653,7 +786,7 @@ fn transaction(
     }
     // A pipelined DATA may have been accepted (354) although the transaction
     // cannot go on: end it with an empty message before RSET.
-    let data_accepted = replies.len() == commands.len() && replies[commands.len() - 1].is_ok();
+    let data_accepted = !chunking && replies.len() == commands.len() && replies[last].is_ok();
     let abandon = |slot: &mut Option<Connection>| {
         if data_accepted
             && let Some(c) = slot
@@ -664,22 +797,18 @@ fn transaction(
         }
     };
     if let Err(e) = &replies[0] {
+        if e.status().is_none() && content_sent {
+            slot.take();
+            return Err(uncertain(ep, out, &no_reply(e, ep)).into());
+        }
         abandon(slot);
-        return Err(fail(slot, e, Stage::Mail));
-    }
-    if let Some(Err(e)) = replies.last()
-        && e.status().is_none()
-    {
-        let stage = if replies.len() == commands.len() {
-            Stage::Data
-        } else {
-            Stage::Mail
-        };
-        return Err(fail(slot, e, stage));
+        return Err(fail(slot, e, Stage::Mail).into());
     }
     let mut refused = Vec::new();
     for (rcpt, reply) in out.rcpts.iter().zip(&replies[1..]) {
-        if let Err(e) = reply {
+        if let Err(e) = reply
+            && e.status().is_some()
+        {
             refused.push((rcpt.clone(), reply_text(e)));
         }
     }
@@ -701,8 +830,36 @@ fn transaction(
         )
         .into());
     }
-    if let Some(Err(e)) = replies.get(commands.len() - 1) {
-        return Err(fail(slot, e, Stage::Data));
+    if let Some(Err(e)) = replies.last()
+        && e.status().is_none()
+    {
+        if content_sent {
+            slot.take();
+            return Err(uncertain(ep, out, &no_reply(e, ep)).into());
+        }
+        if chunking {
+            // The content was cut: the server cannot have the message.
+            slot.take();
+            return Err(lost_mid_message(e, ep).into());
+        }
+        let stage = if replies.len() == commands.len() {
+            Stage::Data
+        } else {
+            Stage::Mail
+        };
+        return Err(fail(slot, e, stage).into());
+    }
+    let dsn_not_offered = opts.dsn && !dsn;
+    if chunking {
+        return match &replies[last] {
+            Ok(resp) => Ok(delivered(refused, resp, dsn_not_offered)),
+            // The server answered the content: the transaction is over, the
+            // connection usable.
+            Err(e) => Err(classify(e, Stage::Message, ep).into()),
+        };
+    }
+    if let Err(e) = &replies[last] {
+        return Err(fail(slot, e, Stage::Data).into());
     }
     let conn = slot.as_mut().expect("the connection carried the envelope");
     // lettre ends DATA with CRLF "." CRLF even when the message already ends
@@ -711,8 +868,7 @@ fn transaction(
     // part into a buffer of its size, so one part would copy the whole
     // message again; its codec keeps its state between parts.
     let data = out.bytes.strip_suffix(b"\r\n").unwrap_or(&out.bytes);
-    let chunks = data.chunks(1 << 20);
-    let reply = conn.smtp.message_iter(chunks);
+    let reply = conn.smtp.message_iter(data.chunks(1 << 20));
     // A failure before the end-of-data marker was written means the server
     // cannot have the message (it was cut); after it, only the reply is
     // missing and the server may have delivered it.
@@ -734,51 +890,99 @@ fn transaction(
     };
     if let Some(what) = stray {
         slot.take();
-        return Err(uncertain(
-            ep,
-            out,
-            &format!("{what}, so they are out of step"),
-        ));
+        return Err(uncertain(ep, out, &format!("{what}, so they are out of step")).into());
     }
     match reply {
-        Ok(resp) => Ok(Delivery {
-            refused,
-            reply: escape_controls(
-                &format!(
-                    "{} {}",
-                    resp.code(),
-                    resp.message().collect::<Vec<_>>().join(" ")
-                ),
-                500,
-            ),
-            dsn_not_offered: opts.dsn && !dsn,
-        }),
+        Ok(resp) => Ok(delivered(refused, &resp, dsn_not_offered)),
+        Err(e) if code_of(&e) == Some(421) => {
+            // The server refused the message and closes: nothing was
+            // delivered, and a new connection may take it.
+            slot.take();
+            Err(Stop::Restart(classify(&e, Stage::Message, ep).into()))
+        }
         Err(e) if e.status().is_some() => {
             // The server answered: the transaction is over, the connection usable.
             Err(classify(&e, Stage::Message, ep).into())
         }
         Err(e) if !complete => {
             slot.take();
-            let mut error = classify(&e, Stage::Message, ep);
-            error.detail = format!(
-                "connection to {} lost while sending the message (nothing was delivered): {e}",
-                ep.display()
-            );
-            error.status = LnccmdStatus::ConnectionLost;
-            Err(error.into())
+            Err(lost_mid_message(&e, ep).into())
         }
         Err(e) => {
             slot.take();
-            let what = if is_timeout(&e) {
-                format!("no reply came within {} s", ep.timeout.as_secs())
-            } else {
-                format!(
-                    "the connection failed before its reply ({})",
-                    escape_controls(&e.to_string(), 200)
-                )
-            };
-            Err(uncertain(ep, out, &what))
+            Err(uncertain(ep, out, &no_reply(&e, ep)).into())
         }
+    }
+}
+
+/// RCPT TO with, for a delivery report, NOTIFY and ORCPT (RFC 3461). The
+/// ORCPT of an address that is not ASCII is `utf-8;` with the address as
+/// RFC 6533 §3 writes it under SMTPUTF8 (utf-8-addr-unitext: the UTF-8 as
+/// is, `+`, `=`, `\` and controls as `\x{HH}`), not the raw bytes in xtext;
+/// lettre would xtext-encode the value, so that command is written here.
+fn rcpt_command(rcpt: &Address, dsn: bool) -> String {
+    if !dsn {
+        return Rcpt::new(rcpt.clone(), Vec::new()).to_string();
+    }
+    let notify = RcptParameter::Other {
+        keyword: "NOTIFY".into(),
+        value: Some("SUCCESS,FAILURE,DELAY".into()),
+    };
+    let text = rcpt.to_string();
+    if text.is_ascii() {
+        let orcpt = RcptParameter::Other {
+            keyword: "ORCPT".into(),
+            value: Some(format!("rfc822;{text}")),
+        };
+        return Rcpt::new(rcpt.clone(), vec![notify, orcpt]).to_string();
+    }
+    let mut unitext = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '+' || c == '=' || c == '\\' || c.is_ascii_control() || c == ' ' {
+            unitext.push_str(&format!("\\x{{{:02X}}}", c as u32));
+        } else {
+            unitext.push(c);
+        }
+    }
+    format!("RCPT TO:<{text}> {notify} ORCPT=utf-8;{unitext}\r\n")
+}
+
+/// What a MAILSEND whose message was accepted reports.
+fn delivered(refused: Vec<(Address, String)>, resp: &Response, dsn_not_offered: bool) -> Delivery {
+    Delivery {
+        refused,
+        reply: escape_controls(
+            &format!(
+                "{} {}",
+                resp.code(),
+                resp.message().collect::<Vec<_>>().join(" ")
+            ),
+            500,
+        ),
+        dsn_not_offered,
+    }
+}
+
+/// 407 for a connection lost before the whole message was written.
+fn lost_mid_message(e: &SmtpError, ep: &Endpoint) -> Error {
+    let mut error = classify(e, Stage::Message, ep);
+    error.detail = format!(
+        "connection to {} lost while sending the message (nothing was delivered): {e}",
+        ep.display()
+    );
+    error.status = LnccmdStatus::ConnectionLost;
+    error
+}
+
+/// What happened instead of the server's answer, for `uncertain`.
+fn no_reply(e: &SmtpError, ep: &Endpoint) -> String {
+    if is_timeout(e) {
+        format!("no reply came within {} s", ep.timeout.as_secs())
+    } else {
+        format!(
+            "the connection failed before its reply ({})",
+            escape_controls(&e.to_string(), 200)
+        )
     }
 }
 
@@ -801,10 +1005,11 @@ fn uncertain(ep: &Endpoint, out: &Outgoing, what: &str) -> Failure {
 }
 
 /// Why the envelope's replies do not answer its commands (`commands`
-/// commands: MAIL, RCPT..., DATA), if they do not.
+/// commands: MAIL, RCPT..., and DATA or, `chunking`, BDAT), if they do not.
 fn out_of_step(
     replies: &[std::result::Result<Response, SmtpError>],
     commands: usize,
+    chunking: bool,
     smtp: &SmtpConnection,
 ) -> Option<String> {
     for (i, reply) in replies.iter().enumerate() {
@@ -812,6 +1017,7 @@ fn out_of_step(
         let code = resp.code().to_string();
         let (name, wanted) = match i {
             0 => ("MAIL FROM", '2'),
+            i if i == commands - 1 && chunking => ("BDAT", '2'),
             i if i == commands - 1 => ("DATA", '3'),
             _ => ("RCPT TO", '2'),
         };

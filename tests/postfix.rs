@@ -128,3 +128,62 @@ fn postfix_submission_smtps_plain_auth_failures_and_dsn() {
         "{report}"
     );
 }
+
+/// Postfix offers CHUNKING and PIPELINING: MAIL, RCPT and `BDAT n LAST`
+/// with the content go in one flight (issue #13), the content unchanged
+/// (no dot-stuffing with BDAT), per-recipient results exact; SIZE is
+/// announced on MAIL FROM, and a message over the server's limit is refused
+/// before any of its bytes is sent.
+#[test]
+fn postfix_chunking_size_and_per_recipient_results() {
+    let pki = Pki::new();
+    let pf = Postfix::start(&pki);
+    let tap = WireTap::new(pf.plain);
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &props(&pki, tap.port, ""), "");
+    ok(
+        &mut h,
+        "MAILPREP",
+        "bob@example.test; reject@example.test",
+        "subject=\"in one flight\"",
+    );
+    let text_in = "first line\n.a line that starts with a dot\n..two dots\nlast line";
+    ok(&mut h, "MAILTEXT", text_in, "");
+    let (rc, result) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 501, "{result}");
+    assert!(result.contains("<reject@example.test>: 554"), "{result}");
+    ok(&mut h, "MAILEND", "", "");
+    let wire = String::from_utf8_lossy(&tap.bytes()).to_string();
+    assert!(wire.contains("\r\nBDAT "), "{wire}");
+    assert!(!wire.contains("\r\nDATA\r\n"), "{wire}");
+    assert!(wire.contains(" SIZE="), "SIZE on MAIL FROM: {wire}");
+    // BDAT carries the bytes as they are: the dot lines are not doubled.
+    assert!(
+        wire.contains("\r\n.a line that starts with a dot\r\n"),
+        "{wire}"
+    );
+    let m = text(&pf.wait_for(1)[0]);
+    assert!(
+        m.contains("\n.a line that starts with a dot\n..two dots\n"),
+        "{m}"
+    );
+
+    // Over the limit of the small port: 505 before anything is sent.
+    let tap = WireTap::new(pf.small);
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![7u8; common::postfix::SMALL_LIMIT * 2]).unwrap();
+    ok(&mut h, "MAILSMTP", &props(&pki, tap.port, ""), "");
+    ok(&mut h, "MAILPREP", "bob@example.test", "too big");
+    ok(&mut h, "MAILLATT", big.to_str().unwrap(), "");
+    let (rc, result) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 505, "{result}");
+    assert!(
+        result.contains(&format!("accepts at most {}", common::postfix::SMALL_LIMIT))
+            && result.contains("nothing was sent"),
+        "{result}"
+    );
+    ok(&mut h, "MAILEND", "", "");
+    let wire = String::from_utf8_lossy(&tap.bytes()).to_string();
+    assert!(!wire.contains("MAIL FROM"), "{wire}");
+}

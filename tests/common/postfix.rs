@@ -20,7 +20,12 @@ pub struct Postfix {
     pub plain: u16,
     pub submission: u16,
     pub smtps: u16,
+    /// A plain port with `message_size_limit = SMALL_LIMIT` (EHLO SIZE).
+    pub small: u16,
 }
+
+/// The message size limit of the `small` port, in bytes.
+pub const SMALL_LIMIT: usize = 50_000;
 
 fn run(cmd: &mut Command) {
     let out = cmd
@@ -59,7 +64,8 @@ impl Postfix {
         std::fs::create_dir(d.join("queue")).unwrap();
         std::fs::create_dir(d.join("data")).unwrap();
         run(Command::new("chown").arg("postfix").arg(d.join("data")));
-        let (plain, submission, smtps) = (free_port(), free_port(), free_port());
+        let (plain, submission, smtps, small) =
+            (free_port(), free_port(), free_port(), free_port());
         let ds = d.display();
         std::fs::write(
             etc.join("main.cf"),
@@ -90,6 +96,7 @@ smtpd_sasl_type = cyrus
 smtpd_sasl_path = smtpd
 cyrus_sasl_config_path = {ds}/etc/sasl
 smtpd_sasl_local_domain = mx.example.test
+smtpd_recipient_restrictions = check_recipient_access inline:{{ reject@example.test=REJECT }}, permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 "
             ),
         )
@@ -101,6 +108,7 @@ smtpd_sasl_local_domain = mx.example.test
                 "{plain} inet n - n - - smtpd
 {submission} inet n - n - - smtpd -o smtpd_tls_security_level=encrypt {auth}
 {smtps} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes {auth}
+{small} inet n - n - - smtpd -o message_size_limit={SMALL_LIMIT}
 pickup unix n - n 60 1 pickup
 cleanup unix n - n - 0 cleanup
 qmgr unix n - n 300 1 qmgr
@@ -161,7 +169,7 @@ postlog unix-dgram n - n - 1 postlogd
             .spawn()
             .expect("postfix start-fg");
         let deadline = Instant::now() + Duration::from_secs(30);
-        for p in [plain, submission, smtps] {
+        for p in [plain, submission, smtps, small] {
             wait_for_port(p, deadline);
         }
         Postfix {
@@ -170,6 +178,7 @@ postlog unix-dgram n - n - 1 postlogd
             plain,
             submission,
             smtps,
+            small,
         }
     }
 

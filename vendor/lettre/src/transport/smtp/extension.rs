@@ -96,6 +96,10 @@ pub enum Extension {
     ///
     /// Defined in [RFC 3461](https://tools.ietf.org/html/rfc3461)
     Dsn,
+    /// lnccmd patch: CHUNKING keyword (BDAT)
+    ///
+    /// Defined in [RFC 3030](https://tools.ietf.org/html/rfc3030)
+    Chunking,
 }
 
 impl Display for Extension {
@@ -107,6 +111,7 @@ impl Display for Extension {
             Extension::Authentication(mechanism) => write!(f, "AUTH {mechanism}"),
             Extension::Pipelining => f.write_str("PIPELINING"),
             Extension::Dsn => f.write_str("DSN"),
+            Extension::Chunking => f.write_str("CHUNKING"),
         }
     }
 }
@@ -123,6 +128,9 @@ pub struct ServerInfo {
     ///
     /// It contains the features supported by the server and known by the `Extension` module.
     features: HashSet<Extension>,
+    /// lnccmd patch: the SIZE keyword's limit in bytes (RFC 1870): `None`
+    /// without SIZE, `Some(0)` for SIZE without a limit.
+    size: Option<u64>,
 }
 
 impl Display for ServerInfo {
@@ -144,6 +152,7 @@ impl ServerInfo {
         };
 
         let mut features: HashSet<Extension> = HashSet::new();
+        let mut size = None;
 
         for line in response.message() {
             if line.is_empty() {
@@ -168,6 +177,13 @@ impl ServerInfo {
                 k if k.eq_ignore_ascii_case("DSN") => {
                     features.insert(Extension::Dsn);
                 }
+                k if k.eq_ignore_ascii_case("CHUNKING") => {
+                    features.insert(Extension::Chunking);
+                }
+                k if k.eq_ignore_ascii_case("SIZE") => {
+                    // A value that is not a number is read as no limit.
+                    size = Some(split.next().and_then(|v| v.parse().ok()).unwrap_or(0));
+                }
                 "AUTH" => {
                     for mechanism in split {
                         match mechanism {
@@ -191,7 +207,14 @@ impl ServerInfo {
         Ok(ServerInfo {
             name: name.to_owned(),
             features,
+            size,
         })
+    }
+
+    /// lnccmd patch: the message size limit the server announced with SIZE
+    /// (RFC 1870): `None` when it did not offer SIZE, `Some(0)` for no limit.
+    pub fn size_limit(&self) -> Option<u64> {
+        self.size
     }
 
     /// Checks if the server supports an ESMTP feature
@@ -342,6 +365,7 @@ mod test {
                 ServerInfo {
                     name: "name".to_owned(),
                     features: eightbitmime,
+                    size: None,
                 }
             ),
             "name with {EightBitMime}".to_owned()
@@ -355,6 +379,7 @@ mod test {
                 ServerInfo {
                     name: "name".to_owned(),
                     features: empty,
+                    size: None,
                 }
             ),
             "name with no supported features".to_owned()
@@ -369,6 +394,7 @@ mod test {
                 ServerInfo {
                     name: "name".to_owned(),
                     features: plain,
+                    size: None,
                 }
             ),
             "name with {Authentication(Plain)}".to_owned()
@@ -392,6 +418,7 @@ mod test {
         let server_info = ServerInfo {
             name: "me".to_owned(),
             features,
+            size: None,
         };
 
         assert_eq!(ServerInfo::from_response(&response).unwrap(), server_info);
@@ -421,6 +448,7 @@ mod test {
         let server_info2 = ServerInfo {
             name: "me".to_owned(),
             features: features2,
+            size: None,
         };
 
         assert_eq!(ServerInfo::from_response(&response2).unwrap(), server_info2);

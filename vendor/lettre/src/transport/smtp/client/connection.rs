@@ -210,6 +210,10 @@ impl SmtpConnection {
             self.panic = true;
             let _ = self.command(Quit);
         }
+        // lnccmd patch: end TLS with a close_notify before the TCP shutdown
+        // (RFC 8446 §6.1); upstream only shut the socket down, and servers
+        // log "TLS connection non-properly terminated".
+        self.stream.get_mut().close_tls();
         let _ = self.stream.get_mut().shutdown(std::net::Shutdown::Both);
     }
 
@@ -315,6 +319,45 @@ impl SmtpConnection {
             replies.push(Err(e));
             return replies;
         }
+        for _ in commands {
+            let reply = self.read_response();
+            let broken = matches!(&reply, Err(e) if e.status().is_none());
+            replies.push(reply);
+            if broken {
+                break;
+            }
+        }
+        replies
+    }
+
+    /// lnccmd patch: RFC 3030 CHUNKING with RFC 2920 pipelining. Writes
+    /// `commands` (MAIL, RCPT..., and last `BDAT <n> LAST`) at once, then
+    /// the content, exactly as given (BDAT has no dot-stuffing and no
+    /// end marker; its parts must add up to `n` bytes), then reads one
+    /// reply per command, in order, as `pipeline` does: the whole message
+    /// in one round trip. `end_of_data_sent` tells afterwards whether every
+    /// byte of the content was written.
+    pub fn pipeline_bdat<'a, I>(
+        &mut self,
+        commands: &[String],
+        content: I,
+    ) -> Vec<Result<Response, Error>>
+    where
+        I: Iterator<Item = &'a [u8]>,
+    {
+        self.end_of_data_sent = false;
+        let mut replies = Vec::with_capacity(commands.len());
+        if let Err(e) = self.write(commands.concat().as_bytes()) {
+            replies.push(Err(e));
+            return replies;
+        }
+        for part in content {
+            if let Err(e) = self.write(part) {
+                replies.push(Err(e));
+                return replies;
+            }
+        }
+        self.end_of_data_sent = true;
         for _ in commands {
             let reply = self.read_response();
             let broken = matches!(&reply, Err(e) if e.status().is_none());

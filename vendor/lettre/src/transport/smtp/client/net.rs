@@ -114,6 +114,27 @@ impl NetworkStream {
         }
     }
 
+    /// lnccmd patch: sends TLS's close_notify alert (best effort, bounded by
+    /// the write timeout); nothing on a plain connection.
+    pub fn close_tls(&mut self) {
+        match &mut self.inner {
+            #[cfg(feature = "native-tls")]
+            InnerNetworkStream::NativeTls(s) => {
+                let _ = s.shutdown();
+            }
+            #[cfg(feature = "rustls")]
+            InnerNetworkStream::Rustls(s) => {
+                s.conn.send_close_notify();
+                let _ = s.flush();
+            }
+            #[cfg(feature = "boring-tls")]
+            InnerNetworkStream::BoringTls(s) => {
+                let _ = s.shutdown();
+            }
+            _ => {}
+        }
+    }
+
     /// Shutdowns the connection
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match &self.inner {
