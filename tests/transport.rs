@@ -858,3 +858,90 @@ fn with_pipelining_a_dropped_connection_is_reopened_transparently() {
     );
     assert_eq!(fault.count("DATA"), 3);
 }
+
+/// One message per connection, then a reply of `refusal` to the next MAIL
+/// FROM (and, for a 421, the close): the script of a server with a
+/// per-connection limit (Exim's smtp_accept_max_per_connection, OpenSMTPD's
+/// max-mails).
+fn limited_server(refusal: &'static str) -> FaultServer {
+    FaultServer::start(move |mut p: Peer, _| {
+        if p.hello(&["PIPELINING"]).is_none() || p.serve_until_data(Peer::ok_reply).is_none() {
+            return;
+        }
+        p.send("250 2.0.0 queued\r\n");
+        match p.line() {
+            Some(mail) if mail.starts_with("MAIL FROM") => p.send(refusal),
+            _ => return,
+        }
+        if refusal.starts_with("421") {
+            return p.drop_connection();
+        }
+        // RCPT and DATA were pipelined behind MAIL: refused in turn.
+        for _ in 0..2 {
+            if p.line().is_none() {
+                return;
+            }
+            p.send("503 5.5.1 no transaction\r\n");
+        }
+        let _ = p.serve_until_data(Peer::ok_reply);
+    })
+}
+
+/// A 421 ("closing") or a 4xx to MAIL FROM on a reused connection: nothing
+/// was delivered, so lnccmd starts the transaction again on a new
+/// connection, without Retries, and the message goes out once.
+#[test]
+fn a_421_or_a_per_connection_limit_starts_again_on_a_new_connection() {
+    for refusal in [
+        "421 4.7.0 too many messages in this connection\r\n",
+        "452 4.5.3 Too many messages sent\r\n",
+    ] {
+        let fault = limited_server(refusal);
+        let mut h = 0;
+        ok(&mut h, "MAILSMTP", &fault.props(5), "");
+        for i in 0..3 {
+            prep(&mut h, &format!("message {i}"));
+            ok(&mut h, "MAILSEND", "", "");
+        }
+        ok(&mut h, "MAILEND", "", "");
+        for i in 0..3 {
+            assert_eq!(
+                fault.count(&format!("SUBJECT: MESSAGE {i}")),
+                1,
+                "{refusal}: each message's content once"
+            );
+        }
+        assert_eq!(
+            fault.connections.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "{refusal}"
+        );
+        if refusal.starts_with("452") {
+            // The connection that refused is ended properly.
+            assert!(fault.count("QUIT") >= 2, "{:?}", fault.received());
+        }
+    }
+}
+
+/// A server that answers every MAIL FROM with 421: bounded, and reported as
+/// the temporary failure it is.
+#[test]
+fn a_server_that_always_closes_is_not_a_loop() {
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        if p.hello(&[]).is_some() && p.line().is_some() {
+            p.send("421 4.3.2 shutting down\r\n");
+        }
+    });
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(5), "");
+    prep(&mut h, "never");
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 504, "{text}");
+    assert!(text.contains("421 4.3.2 shutting down"), "{text}");
+    assert_eq!(
+        fault.connections.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "one connection and two new ones"
+    );
+    ok(&mut h, "MAILEND", "", "");
+}
