@@ -350,11 +350,10 @@ fn authenticate(
     }
     let creds = Credentials::new(auth.user.clone(), auth.secret.0.clone());
     smtp.auth(mechanisms, &creds)
-        .map_err(|e| {
+        .inspect_err(|_| {
             // The server keeps the session open after a refused AUTH: end it
             // properly (RFC 5321 §4.1.1.10), QUIT and close_notify.
             smtp.abort();
-            e
         })
         .map_err(|e| match e.status() {
             Some(_) if e.is_permanent() => Error::new(
@@ -747,17 +746,17 @@ fn attempt(
         slot.take();
         return Err(Stop::Restart(f));
     }
-    if !content_sent || definite_refusal {
-        if gone || limit {
-            let e = replies[0].as_ref().err().expect("checked above");
-            let f = Failure::from(classify(e, Stage::Mail, ep));
-            if gone {
-                slot.take();
-            } else {
-                close(slot);
-            }
-            return Err(Stop::Restart(f));
+    if (gone || limit)
+        && (!content_sent || definite_refusal)
+        && let Err(e) = &replies[0]
+    {
+        let f = Failure::from(classify(e, Stage::Mail, ep));
+        if gone {
+            slot.take();
+        } else {
+            close(slot);
         }
+        return Err(Stop::Restart(f));
     }
     // Every reply must be of the kind its command calls for (2xx to MAIL and
     // RCPT, 354 to DATA, 2xx to BDAT), and nothing may follow the last one:
