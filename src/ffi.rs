@@ -293,6 +293,49 @@ pub(crate) fn localtime(t: libc::time_t, tm: &mut libc::tm) {
     }
 }
 
+/// This host's fully qualified name, as the resolver gives it for the host
+/// name (`AI_CANONNAME`), when it has one (a dot in it, not `localhost`):
+/// the default EHLO name (RFC 5321 §4.1.4). `getaddrinfo` is the libc call
+/// std does not wrap.
+pub(crate) fn host_fqdn() -> Option<String> {
+    let fqdn = |name: &str| name.contains('.') && !name.starts_with("localhost");
+    let short = hostname_text()?;
+    if fqdn(&short) {
+        return Some(short);
+    }
+    let node = std::ffi::CString::new(short).ok()?;
+    // SAFETY: hints is zeroed then filled; getaddrinfo gets valid pointers and
+    // fills `res`, which is read only on success and freed once.
+    unsafe {
+        let mut hints: libc::addrinfo = std::mem::zeroed();
+        hints.ai_flags = libc::AI_CANONNAME;
+        hints.ai_socktype = libc::SOCK_STREAM;
+        let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+        if libc::getaddrinfo(node.as_ptr(), std::ptr::null(), &hints, &mut res) != 0
+            || res.is_null()
+        {
+            return None;
+        }
+        let canon = (*res).ai_canonname;
+        let name = (!canon.is_null()).then(|| CStr::from_ptr(canon).to_string_lossy().into_owned());
+        libc::freeaddrinfo(res);
+        name.filter(|n| fqdn(n))
+    }
+}
+
+/// The host name (`gethostname`).
+fn hostname_text() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is writable for its length; gethostname NUL-terminates
+    // within it when the name fits, and the last byte is kept 0 in any case.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|b| *b == 0)?;
+    std::str::from_utf8(&buf[..end]).ok().map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -945,3 +945,27 @@ fn a_server_that_always_closes_is_not_a_loop() {
     );
     ok(&mut h, "MAILEND", "", "");
 }
+
+/// Without HeloName, EHLO gives this host's fully qualified name or, when
+/// it has none (as on this test machine, named `vm`), the address literal
+/// of the local address: never a short host name (issue #13).
+#[test]
+fn the_default_ehlo_name_is_a_fqdn_or_an_address_literal() {
+    let fault = FaultServer::start(|mut p: Peer, _| {
+        if p.hello(&[]).is_some() && p.serve_until_data(Peer::ok_reply).is_some() {
+            p.send("250 2.0.0 queued\r\n");
+            let _ = p.serve_until_data(Peer::ok_reply);
+        }
+    });
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &fault.props(5), "");
+    prep(&mut h, "ehlo");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let ehlo = fault.received()[0].clone();
+    let name = ehlo.strip_prefix("EHLO ").expect("EHLO first");
+    assert!(
+        name == "[127.0.0.1]" || (name.contains('.') && !name.starts_with('[')),
+        "{ehlo}"
+    );
+}
