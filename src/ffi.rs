@@ -282,6 +282,19 @@ pub(crate) fn at_fork(prepare: extern "C" fn(), parent: extern "C" fn(), child: 
     }
 }
 
+/// The library's destructor, as a C library has one: at process exit (and
+/// at dlclose) the connections kept for `KeepAlive` are closed with QUIT
+/// (transport.rs). An ELF `.fini_array` entry rather than `atexit`, which
+/// from a shared library would leave a pointer into unmapped code after
+/// dlclose.
+#[used]
+#[unsafe(link_section = ".fini_array")]
+static CLOSE_PARKED_AT_EXIT: extern "C" fn() = close_parked_at_exit;
+
+extern "C" fn close_parked_at_exit() {
+    crate::transport::close_parked();
+}
+
 /// Local broken-down time for compose's Date header (the one libc call that
 /// needs `unsafe`); UTC when the local time zone cannot be used.
 pub(crate) fn localtime(t: libc::time_t, tm: &mut libc::tm) {

@@ -319,7 +319,7 @@ impl Session {
             }
             Command::MailSend => self.send(parm1),
             Command::MailEnd => {
-                transport::close(&mut self.conn);
+                transport::park(&mut self.conn, self.settings.keep_alive);
                 Ok(())
             }
         }
@@ -345,7 +345,8 @@ impl Session {
     fn reconfigure(&mut self, parm1: &str) -> Result<()> {
         let new = settings::parse(parm1)?;
         if new.endpoint != self.settings.endpoint {
-            transport::close(&mut self.conn);
+            // Another session of this process may want it (KeepAlive).
+            transport::park(&mut self.conn, self.settings.keep_alive);
         }
         self.settings = new;
         Ok(())

@@ -98,6 +98,9 @@ pub struct Settings {
     /// MAILSEND sends a draft even when one of its commands failed
     /// (`SendIncomplete`); by default it refuses with 114.
     pub send_incomplete: bool,
+    /// How long the connection outlives MAILEND for the next session of this
+    /// process with the same endpoint (`KeepAlive`, seconds; 0 = not at all).
+    pub keep_alive: Duration,
     pub smime: Smime,
     /// DKIM signing of every message (`DKIMKey`, `DKIMDomain`, `DKIMSelector`).
     pub dkim: Option<crate::dkim::DkimSigner>,
@@ -157,6 +160,7 @@ enum Key {
     DkimDomain,
     DkimSelector,
     SendIncomplete,
+    KeepAlive,
 }
 
 const KEYS: &[(&str, Key)] = &[
@@ -190,6 +194,7 @@ const KEYS: &[(&str, Key)] = &[
     ("DKIMDomain", Key::DkimDomain),
     ("DKIMSelector", Key::DkimSelector),
     ("SendIncomplete", Key::SendIncomplete),
+    ("KeepAlive", Key::KeepAlive),
 ];
 
 /// Every MAILSMTP property name, spelled as documented: the names of `KEYS`,
@@ -429,6 +434,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     let mut trust = Vec::new();
     let mut retries = 0;
     let mut send_incomplete = false;
+    let mut keep_alive = 30u32;
     let mut sm = Smime::default();
     let mut certif = None;
     let mut certif_password = String::new();
@@ -548,6 +554,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             }
             Key::Retries => retries = parse_number(name, v, 0, 10)?,
             Key::SendIncomplete => send_incomplete = parse_bool(name, v)?,
+            Key::KeepAlive => keep_alive = parse_number(name, v, 0, 3600)?,
             Key::AuthMethod => {
                 let v = text_value(p, name, false)?;
                 method = Some(match v.to_ascii_uppercase().as_str() {
@@ -677,6 +684,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         input,
         retries,
         send_incomplete,
+        keep_alive: Duration::from_secs(keep_alive.into()),
         smime: sm,
         dkim,
     })

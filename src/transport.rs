@@ -421,6 +421,155 @@ pub fn close(slot: &mut Option<Connection>) {
     }
 }
 
+/// Leaves the session's connection for the next session of this process
+/// with the same endpoint (`KeepAlive`, issue #13: the CL pattern of one
+/// MAILSMTP...MAILEND per message otherwise pays TCP, greeting, EHLO, TLS
+/// and AUTH every time), or closes it when `keep` is zero or it cannot
+/// carry another transaction.
+pub fn park(slot: &mut Option<Connection>, keep: std::time::Duration) {
+    forget_if_inherited(slot);
+    match slot.take() {
+        Some(mut c)
+            if !keep.is_zero()
+                && !c.smtp.has_broken()
+                && c.smtp.pending_input() == PendingInput::Nothing =>
+        {
+            pool::put(c, keep)
+        }
+        other => close(&mut { other }),
+    }
+}
+
+/// The process-wide cache of idle connections that outlived their session
+/// (`KeepAlive`): each taken by one session at a time, closed with QUIT
+/// when its idle time is over (a reaper thread) and at process exit, and
+/// never used by another process (a child forgets them, `for_fork`).
+mod pool {
+    use super::{Connection, Endpoint, close};
+    use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+    use std::time::{Duration, Instant};
+
+    pub(crate) struct Parked {
+        conn: Connection,
+        expires: Instant,
+    }
+
+    static POOL: Mutex<Vec<Parked>> = Mutex::new(Vec::new());
+    static WAKE: Condvar = Condvar::new();
+    /// The process whose reaper thread runs (a child has none until it parks).
+    static REAPER: Mutex<u32> = Mutex::new(0);
+
+    fn pool() -> MutexGuard<'static, Vec<Parked>> {
+        POOL.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The pool's lock, which the registry's fork handlers hold across
+    /// fork() with the others (src/registry.rs).
+    pub(crate) fn lock_for_fork() -> MutexGuard<'static, Vec<Parked>> {
+        pool()
+    }
+
+    /// In the child of a fork, with the lock held: the parent's connections
+    /// are forgotten without a byte written or a destructor run (the parent
+    /// still uses those sockets; see `forget_if_inherited`).
+    pub(crate) fn forget_in_child(guard: &mut MutexGuard<'static, Vec<Parked>>) {
+        std::mem::forget(std::mem::take(&mut **guard));
+    }
+
+    pub(super) fn put(conn: Connection, keep: Duration) {
+        pool().push(Parked {
+            conn,
+            expires: Instant::now() + keep,
+        });
+        WAKE.notify_one();
+        start_reaper();
+    }
+
+    /// An idle connection to exactly `ep` (server, port, TLS, trust, test
+    /// mode, HELO, credentials: everything `Endpoint` holds), taken out.
+    pub(super) fn take(ep: &Endpoint) -> Option<Connection> {
+        let mut p = pool();
+        let pid = std::process::id();
+        let i = p.iter().position(|e| {
+            e.conn.endpoint == *ep && e.conn.pid == pid && e.expires > Instant::now()
+        })?;
+        Some(p.swap_remove(i).conn)
+    }
+
+    fn start_reaper() {
+        let mut running = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
+        let pid = std::process::id();
+        if *running == pid {
+            return;
+        }
+        if std::thread::Builder::new()
+            .name("lnccmd-keepalive".into())
+            .spawn(reap)
+            .is_ok()
+        {
+            *running = pid;
+        }
+    }
+
+    /// The reaper: closes each connection when its idle time is over.
+    fn reap() {
+        let mut p = pool();
+        loop {
+            let now = Instant::now();
+            let mut expired = Vec::new();
+            let mut i = 0;
+            while i < p.len() {
+                if p[i].expires <= now {
+                    expired.push(p.swap_remove(i).conn);
+                } else {
+                    i += 1;
+                }
+            }
+            if !expired.is_empty() {
+                drop(p);
+                for c in expired {
+                    close(&mut Some(c));
+                }
+                p = pool();
+                continue;
+            }
+            p = match p.iter().map(|e| e.expires).min() {
+                Some(next) => {
+                    WAKE.wait_timeout(p, next - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => WAKE.wait(p).unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+    }
+
+    /// At process exit (src/ffi.rs, the library's destructor): QUIT on every
+    /// idle connection, each bounded by a short timeout so that a dead server
+    /// cannot hold the exit. A lock held by another thread at exit is not
+    /// waited for.
+    pub(crate) fn close_all() {
+        let Ok(mut p) = POOL.try_lock() else { return };
+        let parked = std::mem::take(&mut *p);
+        drop(p);
+        let pid = std::process::id();
+        for mut e in parked {
+            if e.conn.pid != pid {
+                std::mem::forget(e);
+                continue;
+            }
+            let short = e.conn.endpoint.timeout.min(Duration::from_secs(2));
+            let _ = e.conn.smtp.set_timeout(Some(short));
+            close(&mut Some(e.conn));
+        }
+    }
+}
+
+pub(crate) use pool::{
+    Parked, close_all as close_parked, forget_in_child as forget_pool_in_child,
+    lock_for_fork as pool_lock_for_fork,
+};
+
 /// A connection idle for longer than this is checked with NOOP (one round
 /// trip) before use; a fresher one is used directly. What a server says
 /// while the connection is idle (its 421 and close at its idle timeout) is
@@ -443,21 +592,29 @@ fn connection<'a>(
     ep: &Endpoint,
 ) -> Result<(&'a mut Connection, bool)> {
     forget_if_inherited(slot);
-    let reusable = match slot {
+    let alive = |c: &mut Connection| {
         // Anything the server sent while the connection was idle (a stray
         // reply, a 421 before closing, its close) would be read as the
         // answer to the next command: such a connection is not reused.
-        Some(c)
-            if c.endpoint == *ep
-                && !c.smtp.has_broken()
-                && c.smtp.pending_input() == PendingInput::Nothing =>
-        {
-            c.last_used.elapsed() < IDLE_CHECK || c.smtp.test_connected()
-        }
-        _ => false,
+        c.endpoint == *ep
+            && !c.smtp.has_broken()
+            && c.smtp.pending_input() == PendingInput::Nothing
+            && (c.last_used.elapsed() < IDLE_CHECK || c.smtp.test_connected())
     };
+    let mut reusable = slot.as_mut().is_some_and(alive);
     if !reusable {
         close(slot);
+        // A connection another session of this process left (KeepAlive).
+        while let Some(mut c) = pool::take(ep) {
+            if alive(&mut c) {
+                *slot = Some(c);
+                reusable = true;
+                break;
+            }
+            close(&mut Some(c));
+        }
+    }
+    if !reusable {
         *slot = Some(open(ep)?);
     }
     let c = slot.as_mut().expect("connection just set");

@@ -969,3 +969,69 @@ fn the_default_ehlo_name_is_a_fqdn_or_an_address_literal() {
         "{ehlo}"
     );
 }
+
+/// A server that carries messages until QUIT, on every connection.
+fn serving_server() -> FaultServer {
+    FaultServer::start(|mut p: Peer, _| {
+        if p.hello(&["PIPELINING"]).is_none() {
+            return;
+        }
+        while p.serve_until_data(Peer::ok_reply).is_some() {
+            p.send("250 2.0.0 queued\r\n");
+        }
+    })
+}
+
+fn connections(f: &FaultServer) -> usize {
+    f.connections.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// One message per MAILSMTP...MAILEND (the CL pattern): the connection
+/// outlives MAILEND for the next session with the same endpoint
+/// (KeepAlive), is never shared by two live sessions, is closed with QUIT
+/// when its idle time is over, and KeepAlive=0 turns it off (issue #13).
+#[test]
+fn a_connection_outlives_mailend_for_the_next_session_with_the_same_endpoint() {
+    let fault = serving_server();
+    let one_message = |props: &str, subject: &str| {
+        let mut h = 0;
+        ok(&mut h, "MAILSMTP", props, "");
+        prep(&mut h, subject);
+        ok(&mut h, "MAILSEND", "", "");
+        ok(&mut h, "MAILEND", "", "");
+    };
+    let props = format!("{};KeepAlive=2", fault.props(5));
+    for i in 0..3 {
+        one_message(&props, &format!("kept {i}"));
+    }
+    assert_eq!(connections(&fault), 1, "one connection for three sessions");
+    assert_eq!(fault.count("QUIT"), 0);
+    // Another endpoint (another HELO name) does not take it.
+    one_message(&format!("{props};HeloName=other.example.test"), "other");
+    assert_eq!(connections(&fault), 2);
+    // Two live sessions at once: the kept connection goes to one of them.
+    let (mut a, mut b) = (0, 0);
+    ok(&mut a, "MAILSMTP", &props, "");
+    ok(&mut b, "MAILSMTP", &props, "");
+    prep(&mut a, "a");
+    prep(&mut b, "b");
+    ok(&mut a, "MAILSEND", "", "");
+    ok(&mut b, "MAILSEND", "", "");
+    assert_eq!(connections(&fault), 3, "b got a connection of its own");
+    ok(&mut a, "MAILEND", "", "");
+    ok(&mut b, "MAILEND", "", "");
+    // Idle for longer than KeepAlive: closed with QUIT, by the library.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fault.count("QUIT") < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(fault.count("QUIT"), 3, "{:?}", fault.received());
+    // KeepAlive=0: each session its own connection, closed at MAILEND.
+    let off = serving_server();
+    let props = format!("{};KeepAlive=0", off.props(5));
+    for i in 0..2 {
+        one_message(&props, &format!("not kept {i}"));
+        assert_eq!(off.count("QUIT"), i + 1);
+    }
+    assert_eq!(connections(&off), 2);
+}
