@@ -429,7 +429,7 @@ pub fn close(slot: &mut Option<Connection>) {
 pub fn park(slot: &mut Option<Connection>, keep: std::time::Duration) {
     forget_if_inherited(slot);
     match slot.take() {
-        Some(mut c)
+        Some(c)
             if !keep.is_zero()
                 && !c.smtp.has_broken()
                 && c.smtp.pending_input() == PendingInput::Nothing =>
