@@ -60,6 +60,7 @@ pub(crate) fn watch_forks() {
 type ForkLocks = (
     MutexGuard<'static, Table>,
     MutexGuard<'static, Option<PathBuf>>,
+    MutexGuard<'static, crate::transport::connectors::Cache>,
 );
 
 thread_local! {
@@ -67,12 +68,18 @@ thread_local! {
 }
 
 /// pthread_atfork "prepare", in the thread calling fork(), before the fork:
-/// takes the table lock and the dry-run lock (in that order, the only order
-/// in which they are ever nested), waiting for a thread inside a lookup to
-/// finish (lookups are short). The fork happens with both locks held by the
-/// forking thread, so in the child they are held by the one thread there.
+/// takes the table lock, the dry-run lock and the TLS connector cache's lock
+/// (in that order, the only order in which they are ever nested; the last
+/// is never held while another is taken), waiting for a thread inside a
+/// lookup to finish (lookups are short). The fork happens with the three
+/// locks held by the forking thread, so in the child they are held by the
+/// one thread there.
 extern "C" fn before_fork() {
-    let locks = (table(), crate::dryrun::lock_for_fork());
+    let locks = (
+        table(),
+        crate::dryrun::lock_for_fork(),
+        crate::transport::connectors::lock_for_fork(),
+    );
     // A thread already tearing down its thread-locals cannot hold the locks
     // over the fork: they are released at once and the fork goes on without.
     let _ = HELD_FOR_FORK.try_with(|held| *held.borrow_mut() = Some(locks));
@@ -103,7 +110,8 @@ extern "C" fn after_fork_in_parent() {
 /// no `free` runs (a session that was in use may be half-changed). The
 /// thread-local was initialised in `before_fork`, before the fork.
 extern "C" fn after_fork_in_child() {
-    let Ok(Some((mut t, dry_run))) = HELD_FOR_FORK.try_with(|held| held.borrow_mut().take()) else {
+    let Ok(Some((mut t, dry_run, tls))) = HELD_FOR_FORK.try_with(|held| held.borrow_mut().take())
+    else {
         return;
     };
     for entry in t.sessions.values_mut() {
@@ -115,6 +123,7 @@ extern "C" fn after_fork_in_child() {
             std::mem::forget(std::mem::replace(entry, Entry::InUseAtFork));
         }
     }
+    drop(tls);
     drop(dry_run);
     drop(t);
 }
