@@ -61,6 +61,7 @@ type ForkLocks = (
     MutexGuard<'static, Table>,
     MutexGuard<'static, Option<PathBuf>>,
     MutexGuard<'static, Vec<crate::transport::Parked>>,
+    MutexGuard<'static, crate::transport::connectors::Cache>,
 );
 
 thread_local! {
@@ -68,15 +69,18 @@ thread_local! {
 }
 
 /// pthread_atfork "prepare", in the thread calling fork(), before the fork:
-/// takes the table lock, the dry-run lock and the lock of the kept
-/// connections (in that order, the only order in which they are ever nested), waiting for a thread inside a lookup to
-/// finish (lookups are short). The fork happens with both locks held by the
+/// takes the table lock, the dry-run lock, the lock of the connections kept
+/// for KeepAlive and the TLS connector cache's lock (in that order, the only
+/// order in which they are ever nested; the last two are never held while
+/// another is taken), waiting for a thread inside a lookup to finish
+/// (lookups are short). The fork happens with the four locks held by the
 /// forking thread, so in the child they are held by the one thread there.
 extern "C" fn before_fork() {
     let locks = (
         table(),
         crate::dryrun::lock_for_fork(),
         crate::transport::pool_lock_for_fork(),
+        crate::transport::connectors::lock_for_fork(),
     );
     // A thread already tearing down its thread-locals cannot hold the locks
     // over the fork: they are released at once and the fork goes on without.
@@ -108,7 +112,7 @@ extern "C" fn after_fork_in_parent() {
 /// no `free` runs (a session that was in use may be half-changed). The
 /// thread-local was initialised in `before_fork`, before the fork.
 extern "C" fn after_fork_in_child() {
-    let Ok(Some((mut t, dry_run, mut parked))) =
+    let Ok(Some((mut t, dry_run, mut parked, tls))) =
         HELD_FOR_FORK.try_with(|held| held.borrow_mut().take())
     else {
         return;
@@ -125,6 +129,7 @@ extern "C" fn after_fork_in_child() {
             std::mem::forget(std::mem::replace(entry, Entry::InUseAtFork));
         }
     }
+    drop(tls);
     drop(dry_run);
     drop(t);
 }

@@ -228,7 +228,24 @@ fn classify(e: &SmtpError, stage: Stage, ep: &Endpoint) -> Error {
 }
 
 /// TLS 1.2 at least; the server's name (SNI and verification) is `Server`.
+/// The connector is the process's for the endpoint's trust configuration,
+/// built at the first connection that needs it (`connectors`); the name is
+/// each connection's, and OpenSSL checks it at each handshake.
 fn tls_parameters(ep: &Endpoint) -> Result<TlsParameters> {
+    if let Some(params) = connectors::get(ep) {
+        return Ok(params.with_domain(ep.server.clone()));
+    }
+    // Built without the cache's lock held: it takes tens of milliseconds.
+    let params = build_tls_parameters(ep)?;
+    connectors::put(ep, &params);
+    Ok(params)
+}
+
+/// A new connector: parses the system's trust store (native-tls reads the
+/// CA bundle twice on Linux: once for OpenSSL's default paths, once for
+/// openssl-probe's) and `TrustCert`. 25 to 60 ms of CPU (BENCHMARKS.md,
+/// "Issue #13 item 5"), against well under 1 ms for the handshake itself.
+fn build_tls_parameters(ep: &Endpoint) -> Result<TlsParameters> {
     let fail = |e: lettre::transport::smtp::Error| {
         Error::new(
             LnccmdStatus::TlsHandshake,
@@ -247,6 +264,142 @@ fn tls_parameters(ep: &Endpoint) -> Result<TlsParameters> {
     }
     // build_native: OpenSSL, whatever other TLS features lettre may get.
     b.build_native().map_err(fail)
+}
+
+/// The process's TLS connectors, one per trust configuration: everything
+/// `build_tls_parameters` takes from the endpoint but the server name
+/// (`useTestMode`, the `TrustCert` certificates; the minimum version is the
+/// same for all). A connector holds a parsed trust store and settings, no
+/// connection; a clone is a reference to the same `SSL_CTX`, which OpenSSL
+/// lets any number of threads use at once. Two sessions share a connector
+/// only when their trust is the same, byte for byte.
+///
+/// fork(): the cache's lock is a leaf (nothing else is locked while it is
+/// held, and it is held for a scan of a few entries), and the registry's
+/// fork handlers hold it across fork() (`lock_for_fork`), so a child never
+/// inherits it held. A connector itself is not shared with a child: OpenSSL
+/// takes the trust store's lock (`X509_STORE_lock`, a write lock) while it
+/// looks up an issuer during each handshake's verification, so a parent
+/// thread in a handshake at the fork would leave that lock held forever in
+/// the child's copy, and the child's first handshake with it would hang.
+/// The entries record the process that built them; a child builds its own
+/// and leaks (never frees: freeing destroys a lock that may be held) the
+/// parent's, so whatever else a context locks, a child never waits on a
+/// lock of its parent's contexts. In tests/fork.rs,
+/// `fork_a_child_never_writes_to_the_parents_tls_connection` has children
+/// connect over TLS after their parent did.
+pub(crate) mod connectors {
+    use std::sync::{Mutex, MutexGuard, PoisonError};
+    use std::time::{Duration, Instant};
+
+    use lettre::transport::smtp::client::TlsParameters;
+    use once_cell::sync::Lazy;
+
+    use crate::settings::Endpoint;
+
+    /// Enough for every trust configuration a program uses; past it the
+    /// oldest entry goes (a connection using it keeps its own reference).
+    const MAX: usize = 16;
+    /// A long-running process picks up a changed system CA bundle within
+    /// this time: one rebuild an hour is nothing against one per connection.
+    const MAX_AGE: Duration = Duration::from_secs(3600);
+
+    struct Entry {
+        test_mode: bool,
+        trust: Vec<Vec<u8>>,
+        params: TlsParameters,
+        built: Instant,
+    }
+
+    pub(crate) struct Cache {
+        /// The process the entries were built in (see the module's fork note).
+        pid: u32,
+        /// A few entries: a scan compares less than hashing the certificates.
+        entries: Vec<Entry>,
+    }
+
+    static CACHE: Lazy<Mutex<Cache>> = Lazy::new(|| {
+        Mutex::new(Cache {
+            pid: std::process::id(),
+            entries: Vec::new(),
+        })
+    });
+
+    /// The lock, this process's entries only. The entries hold no state a
+    /// panic could leave half-changed: a poisoned lock is used as is.
+    fn cache() -> MutexGuard<'static, Cache> {
+        let mut c = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+        let pid = std::process::id();
+        if c.pid != pid {
+            std::mem::forget(std::mem::take(&mut c.entries));
+            c.pid = pid;
+        }
+        c
+    }
+
+    /// The cache's lock, which the registry's fork handlers hold across
+    /// fork() so that a child never inherits it held by a thread it does not have.
+    pub(crate) fn lock_for_fork() -> MutexGuard<'static, Cache> {
+        CACHE.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn same(e: &Entry, ep: &Endpoint) -> bool {
+        e.test_mode == ep.test_mode && e.trust == ep.trust
+    }
+
+    /// The connector for `ep`'s trust, if one was built in this process
+    /// less than `MAX_AGE` ago (its domain is that of its first connection).
+    pub(super) fn get(ep: &Endpoint) -> Option<TlsParameters> {
+        cache()
+            .entries
+            .iter()
+            .find(|e| same(e, ep) && e.built.elapsed() < MAX_AGE)
+            .map(|e| e.params.clone())
+    }
+
+    /// Keeps `params` for `ep`'s trust, replacing an older one (two threads
+    /// may have built one each, or it expired).
+    pub(super) fn put(ep: &Endpoint, params: &TlsParameters) {
+        let entry = Entry {
+            test_mode: ep.test_mode,
+            trust: ep.trust.clone(),
+            params: params.clone(),
+            built: Instant::now(),
+        };
+        let old = {
+            let mut c = cache();
+            let at = c.entries.iter().position(|e| same(e, ep)).or_else(|| {
+                (c.entries.len() >= MAX).then(|| {
+                    let oldest = c.entries.iter().enumerate().min_by_key(|(_, e)| e.built);
+                    oldest.map_or(0, |(i, _)| i)
+                })
+            });
+            match at {
+                Some(i) => Some(std::mem::replace(&mut c.entries[i], entry)),
+                None => {
+                    c.entries.push(entry);
+                    None
+                }
+            }
+        };
+        // Freed without the lock: freeing a trust store takes a while.
+        drop(old);
+    }
+
+    /// When the connector for `ep`'s trust was built, if this process has one.
+    #[cfg(test)]
+    pub(super) fn built(ep: &Endpoint) -> Option<Instant> {
+        cache()
+            .entries
+            .iter()
+            .find(|e| same(e, ep))
+            .map(|e| e.built)
+    }
+
+    #[cfg(test)]
+    pub(super) fn len() -> usize {
+        cache().entries.len()
+    }
 }
 
 /// The EHLO name: `HeloName`, else this host's fully qualified name, else
@@ -1298,5 +1451,81 @@ mod tests {
             cut.contains("may have been delivered: check at the server before sending it again"),
             "{cut}"
         );
+    }
+
+    /// A self-signed certificate (PEM) named `cn`: trust that no other test has.
+    fn trust_pem(cn: &str) -> Vec<u8> {
+        use openssl::{asn1, ec, hash, nid, pkey, x509};
+        let group = ec::EcGroup::from_curve_name(nid::Nid::X9_62_PRIME256V1).unwrap();
+        let key = pkey::PKey::from_ec_key(ec::EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = x509::X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", cn).unwrap();
+        let name = name.build();
+        let mut b = x509::X509::builder().unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(&key, hash::MessageDigest::sha256()).unwrap();
+        b.build().to_pem().unwrap()
+    }
+
+    fn tls_endpoint(server: &str, test_mode: bool, trust: &[&[u8]]) -> Endpoint {
+        Endpoint {
+            server: server.into(),
+            port: 25,
+            timeout: std::time::Duration::from_secs(30),
+            helo: None,
+            tls: TlsMode::StartTls,
+            test_mode,
+            trust: trust.iter().map(|p| p.to_vec()).collect(),
+            auth: None,
+            allow_plain_auth: false,
+        }
+    }
+
+    #[test]
+    fn one_connector_per_trust_configuration_and_the_name_per_connection() {
+        let (one, two) = (trust_pem("cache one"), trust_pem("cache two"));
+        let a = tls_endpoint("a.example.test", false, &[&one]);
+        assert_eq!(tls_parameters(&a).unwrap().domain(), "a.example.test");
+        let built = connectors::built(&a).unwrap();
+        // Another session, another server, the same trust: the same connector,
+        // with the new name (SNI and the host-name check use it).
+        let b = tls_endpoint("b.example.test", false, &[&one]);
+        assert_eq!(tls_parameters(&b).unwrap().domain(), "b.example.test");
+        assert_eq!(tls_parameters(&a).unwrap().domain(), "a.example.test");
+        assert_eq!(connectors::built(&b), Some(built));
+        // Other certificates, more certificates, test mode: none shares it.
+        for other in [
+            tls_endpoint("a.example.test", false, &[&two]),
+            tls_endpoint("a.example.test", false, &[&one, &two]),
+            tls_endpoint("a.example.test", true, &[&one]),
+        ] {
+            assert_eq!(connectors::built(&other), None);
+            assert_eq!(tls_parameters(&other).unwrap().domain(), "a.example.test");
+            let own = connectors::built(&other).unwrap();
+            assert_ne!(own, built);
+            tls_parameters(&other).unwrap();
+            assert_eq!(connectors::built(&other), Some(own));
+        }
+        assert_eq!(connectors::built(&a), Some(built));
+    }
+
+    #[test]
+    fn the_connector_cache_is_bounded() {
+        let pems: Vec<Vec<u8>> = (0..20).map(|i| trust_pem(&format!("bound {i}"))).collect();
+        for pem in &pems {
+            tls_parameters(&tls_endpoint("c.example.test", false, &[pem])).unwrap();
+            assert!(connectors::len() <= 16);
+        }
+        // The newest stay; the first went.
+        let last = tls_endpoint("c.example.test", false, &[&pems[19]]);
+        assert!(connectors::built(&last).is_some());
+        let first = tls_endpoint("c.example.test", false, &[&pems[0]]);
+        assert_eq!(connectors::built(&first), None);
     }
 }

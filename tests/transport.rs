@@ -1035,3 +1035,68 @@ fn a_connection_outlives_mailend_for_the_next_session_with_the_same_endpoint() {
     }
     assert_eq!(connections(&off), 2);
 }
+
+/// The process keeps one TLS connector per trust configuration (issue #13
+/// item 5): each session must still get exactly the trust it asked for, and
+/// the host-name check is still made for each connection.
+#[test]
+fn a_kept_tls_connector_is_shared_only_by_the_same_trust() {
+    let pki = Pki::new();
+    let server = tls_server(&pki, "server", "starttls", &[]);
+    let other_host = tls_server(&pki, "server-otherhost", "starttls", &[]);
+    let ca = pki.path("ca.pem");
+    let unrelated = pki.path("self.pem");
+    let send = |server_name: &str, port: u16, extra: &str, subject: &str| {
+        let mut h = 0;
+        ok(
+            &mut h,
+            "MAILSMTP",
+            &format!(
+                "Server={server_name};port={port};Sender=tech@example.test;Timeout=10;enableSSL=true{extra}"
+            ),
+            "",
+        );
+        prep(&mut h, subject);
+        let r = timed_send(&mut h, 10);
+        ok(&mut h, "MAILEND", "", "");
+        r
+    };
+    let trusted = format!(";TrustCert=\"{}\"", ca.display());
+    let (rc, text) = send("127.0.0.1", server.port, &trusted, "trusted 1");
+    assert_eq!(rc, 0, "{text}");
+    // Another TrustCert file, or none: the CA's connector is not theirs.
+    let untrusted = format!(";TrustCert=\"{}\"", unrelated.display());
+    for extra in [untrusted.as_str(), ""] {
+        let (rc, text) = send("127.0.0.1", server.port, extra, "must not go");
+        assert_eq!(rc, 403, "{extra}: {text}");
+        assert!(text.contains("certificate verify failed"), "{text}");
+    }
+    // Test mode accepts the certificate; verified mode still does not after it.
+    let (rc, text) = send("127.0.0.1", server.port, ";useTestMode=true", "test mode");
+    assert_eq!(rc, 0, "{text}");
+    let (rc, text) = send("127.0.0.1", server.port, "", "must not go");
+    assert_eq!(rc, 403, "{text}");
+    // The CA's connector, used for a name the certificate does not carry:
+    // the host-name check is per connection.
+    let (rc, text) = send("127.0.0.1", other_host.port, &trusted, "must not go");
+    assert_eq!(rc, 403, "{text}");
+    assert!(text.to_ascii_lowercase().contains("mismatch"), "{text}");
+    assert!(other_host.messages().is_empty());
+    // And by name, through threads sharing the connector at once.
+    std::thread::scope(|s| {
+        for i in 0..4 {
+            let (send, trusted) = (&send, &trusted);
+            s.spawn(move || {
+                let (rc, text) = send("localhost", server.port, trusted, &format!("thread {i}"));
+                assert_eq!(rc, 0, "{text}");
+            });
+        }
+    });
+    let subjects: Vec<String> = server
+        .wait_for(6)
+        .iter()
+        .map(|m| header(m, "Subject").unwrap_or_default().to_string())
+        .collect();
+    assert!(!subjects.iter().any(|s| s == "must not go"), "{subjects:?}");
+    assert_eq!(subjects.len(), 6, "{subjects:?}");
+}

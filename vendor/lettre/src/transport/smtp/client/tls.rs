@@ -628,6 +628,20 @@ impl TlsParameters {
     pub fn domain(&self) -> &str {
         &self.domain
     }
+
+    /// lnccmd patch: the same connector (trust store, certificate and
+    /// host-name checks, protocol versions) for connecting to `domain`. The
+    /// connector is reference-counted (an `SSL_CTX` reference for native-tls
+    /// and boring, an `Arc` for rustls), so this copies no certificate:
+    /// building one parses the trust store (the system bundle, twice with
+    /// native-tls on Linux), which is most of the CPU time of a connection.
+    /// The name is used per connection, for SNI and the host-name check.
+    pub fn with_domain(&self, domain: String) -> Self {
+        Self {
+            connector: self.connector.clone(),
+            domain,
+        }
+    }
 }
 
 /// A certificate that can be used with [`TlsParametersBuilder::add_root_certificate`]
