@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod exim;
 pub mod fault;
+pub mod opensmtpd;
 pub mod pki;
 pub mod postfix;
 
@@ -147,6 +149,87 @@ impl Drop for SmtpServer {
     }
 }
 
+/// Where scripts/setup-deps unpacked the .debs of exim4-daemon-heavy and
+/// opensmtpd (they conflict with the installed postfix); `versions` there
+/// names what was unpacked.
+pub fn mta_root() -> PathBuf {
+    let r = root().join("target/mta-root");
+    assert!(
+        r.join("versions").exists(),
+        "{} is missing: run scripts/setup-deps",
+        r.display()
+    );
+    r
+}
+
+/// Waits at most WAIT until `port` accepts connections; fails with `log()`
+/// if `child` exits first or time runs out.
+pub fn wait_for_listen(port: u16, child: &mut Child, what: &str, log: impl Fn() -> String) {
+    let deadline = Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "{what} exited ({status}) before listening on {port}:\n{}",
+                log()
+            );
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not listen on {port} within {WAIT:?}:\n{}",
+                log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGTERM, then SIGKILL if the process is still there after 5 s.
+pub fn stop_child(mut child: Child) {
+    // SAFETY: a plain kill(2) of our own child's pid, still unreaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.wait();
+}
+
+/// The messages in the Maildir folder `new` (oldest first, by time then
+/// name), once there are at least `n`; fails with `log()` after WAIT.
+pub fn wait_for_maildir(new: &Path, n: usize, log: impl Fn() -> String) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(new)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| (e.metadata().unwrap().modified().unwrap(), e.path()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if files.len() >= n {
+            files.sort();
+            return files
+                .iter()
+                .map(|(_, p)| std::fs::read(p).unwrap())
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} messages delivered in {} within {WAIT:?}; log:\n{}",
+            files.len(),
+            new.display(),
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A loopback port with nothing listening on it (bound, then released).
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -211,6 +294,7 @@ pub const TEST_SECRETS: &[&str] = &[
     "not-it",
     "wrong-one",
     "Sup3rSecret",
+    "Ex-s3cret",
 ];
 
 pub fn assert_no_secret(place: &str, text: &str) {
