@@ -318,3 +318,200 @@ fn opensmtpd_harness_limits_and_refusals() {
     only(&delivered, "Subject: one");
     only(&delivered, "Subject: two");
 }
+
+// ---- Issue #13: the limits of real servers ---------------------------------
+
+/// Subjects of the delivered messages that are not delivery reports.
+fn subjects(delivered: &[Vec<u8>]) -> Vec<String> {
+    let mut s: Vec<String> = delivered
+        .iter()
+        .filter_map(|m| {
+            text(m)
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: ").map(str::to_string))
+        })
+        .collect();
+    s.sort();
+    s
+}
+
+/// N messages on one handle, each reported sent.
+fn send_many(h: &mut i32, n: usize, tag: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let subject = format!("{tag} {i:02}");
+            ok(
+                h,
+                "MAILPREP",
+                "bob@example.test",
+                &format!("subject=\"{subject}\""),
+            );
+            ok(h, "MAILTEXT", "one of many", "");
+            ok(h, "MAILSEND", "", "");
+            subject
+        })
+        .collect()
+}
+
+/// Exim with `smtp_accept_max_per_connection = 10` answers the 11th MAIL
+/// of a connection with 421 and closes: lnccmd starts that transaction
+/// again on a new connection, and 25 messages of one handle arrive once each.
+#[test]
+fn exim_421_after_its_per_connection_limit_is_transparent() {
+    let pki = Pki::new();
+    let exim = Exim::builder().max_per_connection(10).start();
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &exim.props(&pki, "KeepAlive=0"), "");
+    let mut sent = send_many(&mut h, 25, "limited");
+    ok(&mut h, "MAILEND", "", "");
+    sent.sort();
+    assert_eq!(subjects(&exim.wait_for(25)), sent, "{}", exim.log());
+}
+
+/// Exim with `smtp_receive_timeout = 2s`: after a 3 s pause its "421 ...
+/// timeout" and close are waiting on the idle connection; they are never
+/// read as the reply to the next MAIL FROM.
+#[test]
+fn exim_idle_timeout_421_is_not_read_as_a_reply() {
+    let pki = Pki::new();
+    let exim = Exim::builder().receive_timeout("2s").start();
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &exim.props(&pki, "KeepAlive=0"), "");
+    let mut sent = send_many(&mut h, 1, "before the pause");
+    std::thread::sleep(Duration::from_secs(3));
+    sent.extend(send_many(&mut h, 1, "after the pause"));
+    ok(&mut h, "MAILEND", "", "");
+    sent.sort();
+    assert_eq!(subjects(&exim.wait_for(2)), sent, "{}", exim.log());
+}
+
+/// OpenSMTPD's `limit max-mails` answers MAIL with `452 4.5.3 Too many
+/// messages sent` once a connection has carried its messages: retried on a
+/// new connection, every message arrives once.
+#[test]
+fn opensmtpd_max_mails_452_is_retried_on_a_new_connection() {
+    let smtpd = OpenSmtpd::builder().max_mails(5).start();
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &smtpd.props("KeepAlive=0"), "");
+    let mut sent = send_many(&mut h, 12, "max-mails");
+    ok(&mut h, "MAILEND", "", "");
+    sent.sort();
+    assert_eq!(subjects(&smtpd.wait_for(12)), sent, "{}", smtpd.log());
+}
+
+/// A refused AUTH ends with QUIT (RFC 5321 §4.1.1.10), and so does every
+/// session: Exim logs "closed by QUIT" for both, neither "non-properly
+/// terminated" nor a lost connection (as it did when the socket was
+/// dropped after a 535). The close_notify that follows QUIT (vendor patch
+/// 14) does not show in Exim's log: it has closed its side by then.
+#[test]
+fn exim_sees_quit_after_a_failed_auth() {
+    let pki = Pki::new();
+    let exim = Exim::builder().tls(TlsMode::StartTls, &pki).auth().start();
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &exim.props(
+            &pki,
+            &format!("UserId={USER};password=wrong-one;KeepAlive=0"),
+        ),
+        "",
+    );
+    ok(&mut h, "MAILPREP", "bob@example.test", "refused auth");
+    let (rc, result) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 405, "{result}");
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &exim.props(
+            &pki,
+            &format!("UserId={USER};password={PASSWORD};KeepAlive=0"),
+        ),
+        "",
+    );
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    exim.wait_for(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while exim.log().matches("closed by QUIT").count() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = exim.log();
+    assert_eq!(log.matches("closed by QUIT").count(), 2, "{log}");
+    assert!(!log.contains("non-properly terminated"), "{log}");
+    assert!(!log.contains("lost while reading"), "{log}");
+}
+
+/// Exim's SIZE limit: announced in EHLO, so a larger message is refused with
+/// 505 before any of it is sent; a message under it carries SIZE= on MAIL.
+#[test]
+fn exim_size_limit_refuses_before_sending() {
+    let pki = Pki::new();
+    let exim = Exim::builder().size_limit("40K").start();
+    let tap = WireTap::new(exim.port);
+    let props = format!(
+        "Server=127.0.0.1;port={};Sender=tech@example.test;Timeout=20;KeepAlive=0",
+        tap.port
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![1u8; 60_000]).unwrap();
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &props, "");
+    ok(&mut h, "MAILPREP", "bob@example.test", "small");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILPREP", "bob@example.test", "big");
+    ok(&mut h, "MAILLATT", big.to_str().unwrap(), "");
+    let (rc, result) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 505, "{result}");
+    assert!(result.contains("accepts at most 40960"), "{result}");
+    ok(&mut h, "MAILEND", "", "");
+    let wire = String::from_utf8_lossy(&tap.bytes()).to_string();
+    assert_eq!(wire.matches("MAIL FROM").count(), 1, "{wire}");
+    assert!(wire.contains(" SIZE="), "{wire}");
+    assert_eq!(subjects(&exim.wait_for(1)), ["small"]);
+}
+
+/// Exim offers CHUNKING and PIPELINING: the message goes with BDAT in one
+/// flight, and a refusal after the content (its data ACL) is 503 with the
+/// draft kept; with DSN and SMTPUTF8, a non-ASCII recipient's ORCPT is
+/// RFC 6533's `utf-8;` form, which Exim accepts.
+#[test]
+fn exim_chunking_refusal_after_content_and_utf8_orcpt() {
+    let pki = Pki::new();
+    let exim = Exim::builder().dsn().smtputf8(true).start();
+    let tap = WireTap::new(exim.port);
+    let props = format!(
+        "Server=127.0.0.1;port={};Sender=tech@example.test;Timeout=20;KeepAlive=0",
+        tap.port
+    );
+    let mut h = 0;
+    ok(&mut h, "MAILSMTP", &props, "");
+    ok(
+        &mut h,
+        "MAILPREP",
+        "bob@example.test",
+        "subject=\"[reject] me\"",
+    );
+    let (rc, result) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 503, "{result}");
+    ok(&mut h, "MAILSUBJ", "accepted", "");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(
+        &mut h,
+        "MAILPREP",
+        "josé@example.test",
+        "subject=\"utf-8 orcpt\";report",
+    );
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    let wire = String::from_utf8_lossy(&tap.bytes()).to_string();
+    assert!(wire.contains("\r\nBDAT "), "{wire}");
+    assert!(!wire.contains("\r\nDATA\r\n"), "{wire}");
+    assert!(wire.contains("ORCPT=utf-8;josé@example.test"), "{wire}");
+    let delivered = exim.wait_for(2);
+    let got = subjects(&delivered);
+    assert!(got.contains(&"accepted".to_string()), "{got:?}");
+    assert!(got.contains(&"utf-8 orcpt".to_string()), "{got:?}");
+}
