@@ -447,7 +447,6 @@ fn exim_sees_quit_after_a_failed_auth() {
 /// 505 before any of it is sent; a message under it carries SIZE= on MAIL.
 #[test]
 fn exim_size_limit_refuses_before_sending() {
-    let pki = Pki::new();
     let exim = Exim::builder().size_limit("40K").start();
     let tap = WireTap::new(exim.port);
     let props = format!(
@@ -479,7 +478,6 @@ fn exim_size_limit_refuses_before_sending() {
 /// RFC 6533's `utf-8;` form, which Exim accepts.
 #[test]
 fn exim_chunking_refusal_after_content_and_utf8_orcpt() {
-    let pki = Pki::new();
     let exim = Exim::builder().dsn().smtputf8(true).start();
     let tap = WireTap::new(exim.port);
     let props = format!(
