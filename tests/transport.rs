@@ -1100,3 +1100,30 @@ fn a_kept_tls_connector_is_shared_only_by_the_same_trust() {
     assert!(!subjects.iter().any(|s| s == "must not go"), "{subjects:?}");
     assert_eq!(subjects.len(), 6, "{subjects:?}");
 }
+
+/// The enhanced status code decides the class when the reply has one
+/// (RFC 3463): OpenSMTPD's `554 5.3.4` is "too large" (505), a 552 with a
+/// policy code is a refusal (503), a bare 552 stays "too large".
+#[test]
+fn enhanced_status_codes_decide_the_class() {
+    for (reply, code) in [
+        ("554 5.3.4 Message too big for system", 505),
+        ("550 5.2.3 Message length exceeds administrative limit", 505),
+        ("552 5.7.0 Message refused by policy", 503),
+        ("552 Message size exceeds fixed maximum", 505),
+        ("554 Transaction failed", 503),
+    ] {
+        let fault = FaultServer::start(move |mut p: Peer, _| {
+            if p.hello(&[]).is_some() && p.serve_until_data(Peer::ok_reply).is_some() {
+                p.send(&format!("{reply}\r\n"));
+                let _ = p.serve_until_data(Peer::ok_reply);
+            }
+        });
+        let mut h = 0;
+        ok(&mut h, "MAILSMTP", &fault.props(5), "");
+        prep(&mut h, "classes");
+        let (rc, text) = call(&mut h, "MAILSEND", "", "");
+        assert_eq!(rc, code, "{reply}: {text}");
+        ok(&mut h, "MAILEND", "", "");
+    }
+}
