@@ -67,33 +67,23 @@ fn exim_plain() {
     assert!(m.contains("with esmtp (Exim 4.96)"), "{m}");
 }
 
+/// STARTTLS and SMTPS, the CA trusted: P=esmtps, received over TLS (Exim
+/// names the protocol in Received).
 #[test]
-fn exim_starttls() {
+fn exim_starttls_and_smtps() {
     let pki = Pki::new();
-    let exim = Exim::builder().tls(TlsMode::StartTls, &pki).start();
-    send(
-        &exim.props(&pki, ""),
-        "bob@example.test",
-        "subject=\"exim starttls\"",
-        "Over STARTTLS.",
-    );
-    let m = only(&exim.wait_for(1), "Subject: exim starttls");
-    // P=esmtps: received over TLS (Exim names the protocol in Received).
-    assert_received(&m, "esmtps");
-}
-
-#[test]
-fn exim_smtps() {
-    let pki = Pki::new();
-    let exim = Exim::builder().tls(TlsMode::Smtps, &pki).start();
-    send(
-        &exim.props(&pki, ""),
-        "carol@example.test",
-        "subject=\"exim smtps\"",
-        "Over SMTPS.",
-    );
-    let m = only(&exim.wait_for(1), "Subject: exim smtps");
-    assert_received(&m, "esmtps");
+    for (mode, name) in [(TlsMode::StartTls, "starttls"), (TlsMode::Smtps, "smtps")] {
+        let exim = Exim::builder().tls(mode, &pki).start();
+        let subject = format!("exim {name}");
+        send(
+            &exim.props(&pki, ""),
+            "bob@example.test",
+            &format!("subject=\"{subject}\""),
+            &format!("Over {name}."),
+        );
+        let m = only(&exim.wait_for(1), &format!("Subject: {subject}"));
+        assert_received(&m, "esmtps");
+    }
 }
 
 #[test]

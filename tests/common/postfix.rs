@@ -189,31 +189,7 @@ postlog unix-dgram n - n - 1 postlogd
 
     /// Waits until `n` messages were delivered; returns them, oldest first.
     pub fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let mut files: Vec<(std::time::SystemTime, PathBuf)> =
-                std::fs::read_dir(self.maildir())
-                    .map(|rd| {
-                        rd.filter_map(|e| e.ok())
-                            .map(|e| (e.metadata().unwrap().modified().unwrap(), e.path()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-            if files.len() >= n {
-                files.sort();
-                return files
-                    .iter()
-                    .map(|(_, p)| std::fs::read(p).unwrap())
-                    .collect();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {n} messages delivered by postfix; log:\n{}",
-                files.len(),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        super::wait_for_maildir(&self.maildir(), n, || self.log())
     }
 
     pub fn log(&self) -> String {
