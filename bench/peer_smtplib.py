@@ -4,6 +4,8 @@
   peer_smtplib.py PORT COUNT            messages/s, 2 KB text, one connection
   peer_smtplib.py PORT --big FILE       ms to build + send one message with FILE attached
   peer_smtplib.py PORT COUNT --starttls messages/s over one STARTTLS connection
+  ... --new                             a connection (and STARTTLS) per message
+  ... --host ADDRESS                    the server's address (default 127.0.0.1)
 
 After messages/s: "cpu_us_per_message N", the process's user + system CPU
 time per message (interpreter start-up excluded), as bench/send_many.c prints.
@@ -29,29 +31,41 @@ def message(subject):
 
 def main():
     port = int(sys.argv[1])
+    host = sys.argv[sys.argv.index("--host") + 1] if "--host" in sys.argv else "127.0.0.1"
     if sys.argv[2] == "--big":
         with open(sys.argv[3], "rb") as f:
             data = f.read()
         t0 = time.monotonic()
         m = message("big attachment")
         m.add_attachment(data, maintype="application", subtype="octet-stream", filename="big.bin")
-        with smtplib.SMTP("127.0.0.1", port) as s:
+        with smtplib.SMTP(host, port) as s:
             s.send_message(m)
         print("ms %.0f" % ((time.monotonic() - t0) * 1000))
         return
     count = int(sys.argv[2])
     starttls = "--starttls" in sys.argv
+    per_message = "--new" in sys.argv
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
-    with smtplib.SMTP("127.0.0.1", port) as s:
+
+    def connect():
+        s = smtplib.SMTP(host, port)
         if starttls:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
             s.starttls(context=ctx)
+        return s
+
+    if per_message:
         for i in range(count):
-            s.send_message(message("benchmark"))
-    print("messages/s %.1f" % (count / (time.monotonic() - t0)))
+            with connect() as s:
+                s.send_message(message("benchmark"))
+    else:
+        with connect() as s:
+            for i in range(count):
+                s.send_message(message("benchmark"))
+    print("messages/s %.2f" % (count / (time.monotonic() - t0)))
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
     print("cpu_us_per_message %.1f" % (cpu * 1e6 / count))
