@@ -105,7 +105,7 @@ int main(int argc, char **argv)
         must(&h, "MAILEND", NULL, NULL);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("messages/s %.1f\n",
+    printf("messages/s %.2f\n",
            count / ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9));
     printf("rss_kib %ld %ld\n", rss_1000, rss_kib());
     printf("cpu_us_per_message %.1f\n", cpu_us() / count);
