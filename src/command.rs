@@ -15,6 +15,8 @@ pub enum Command {
     MailLAtt,
     MailPrty,
     MailReport,
+    MailHdr,
+    MailInfo,
     MailSend,
     MailEnd,
 }
@@ -97,6 +99,18 @@ pub const COMMANDS: &[CommandInfo] = &[
         names: &["MAILREPORT"],
         spec: "4.9",
         doc: "Ask for a delivery report (PARM1 empty), a read receipt ('read') or both ('both').",
+    },
+    CommandInfo {
+        command: Command::MailHdr,
+        names: &["MAILHDR"],
+        spec: "4.12",
+        doc: "Add a header of the program's own (PARM1 = name, PARM2 = value): X-..., List-Unsubscribe, In-Reply-To...",
+    },
+    CommandInfo {
+        command: Command::MailInfo,
+        names: &["MAILINFO"],
+        spec: "4.13",
+        doc: "What the last MAILSEND did: PARM1 = MESSAGEID, QUEUEID or TLS; RESULT is '0 <value>'.",
     },
     CommandInfo {
         command: Command::MailSend,
@@ -183,6 +197,6 @@ mod tests {
             }
             assert!(!row.doc.is_empty());
         }
-        assert_eq!(COMMANDS.len(), 13);
+        assert_eq!(COMMANDS.len(), 15);
     }
 }

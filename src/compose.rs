@@ -53,6 +53,9 @@ pub struct Draft {
     /// 0..=5, `None` = normal (no priority headers).
     pub priority: Option<u8>,
     pub charset: BodyCharset,
+    /// Headers of the program's own (MAILHDR), in their order: name as
+    /// given, value as text (RFC 2047-encoded when not ASCII).
+    pub headers: Vec<(String, String)>,
 }
 
 /// CRLF and CR become LF; lettre writes every LF as CRLF.
@@ -101,6 +104,7 @@ impl Draft {
             read_receipt: false,
             priority: None,
             charset,
+            headers: Vec::new(),
         }
     }
 
@@ -603,7 +607,12 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
     }
     Ok(Outgoing {
         bytes,
-        from: settings.sender.email.clone(),
+        from: settings
+            .return_path
+            .as_ref()
+            .unwrap_or(&settings.sender)
+            .email
+            .clone(),
         rcpts,
         message_id,
     })
@@ -679,7 +688,7 @@ fn headers(
         b = b.subject(s.to_string());
     }
     if !all {
-        return b;
+        return program_headers(b, draft, outside_protection);
     }
     if let Some(r) = &settings.reply {
         b = b.reply_to(r.clone());
@@ -693,6 +702,52 @@ fn headers(
         for (name, value) in priority_headers(level) {
             b = b.raw_header(header(name, value));
         }
+    }
+    program_headers(b, draft, |_| true)
+}
+
+/// The headers that MAILHDR may not set: the library writes them from its
+/// own commands and properties, or they belong to the transport.
+pub fn owned_header(name: &str) -> Option<&'static str> {
+    let n = name.to_ascii_lowercase();
+    let owner = match n.as_str() {
+        "from" | "sender" => "MAILSMTP's Sender",
+        "reply-to" => "MAILSMTP's reply",
+        "to" => "MAILPREP or MAILTO",
+        "cc" => "MAILCC",
+        "bcc" => "MAILBCC (Bcc is never sent as a header)",
+        "subject" => "MAILPREP's subject or MAILSUBJ",
+        "date" | "message-id" | "mime-version" => "lnccmd itself",
+        "x-priority" | "x-msmail-priority" | "importance" | "priority" => "MAILPRTY",
+        "disposition-notification-to" => "MAILREPORT 'read'",
+        "return-path" | "received" | "dkim-signature" => "the servers on the way",
+        _ if n.starts_with("content-") => "lnccmd's MIME structure",
+        _ if n.starts_with("resent-") => "a resending agent",
+        _ => return None,
+    };
+    Some(owner)
+}
+
+/// MAILHDR's headers that stay on the outside of a message whose headers
+/// are protected (SecureHeaders): the ones mail clients and list managers
+/// read before decrypting (RFC 8058 unsubscribe, threading, RFC 3834).
+/// Other headers of the program's own (X-...) may hold what is
+/// confidential: they are only inside.
+fn outside_protection(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("list-") || matches!(n.as_str(), "in-reply-to" | "references" | "auto-submitted")
+}
+
+fn program_headers(
+    mut b: lettre::message::MessageBuilder,
+    draft: &Draft,
+    keep: impl Fn(&str) -> bool,
+) -> lettre::message::MessageBuilder {
+    for (name, value) in draft.headers.iter().filter(|(n, _)| keep(n)) {
+        b = b.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii(name.clone()).expect("MAILHDR checked the name"),
+            value.clone(),
+        ));
     }
     b
 }

@@ -39,7 +39,9 @@ fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (Lnccmd
         );
     };
     match registry::run(handle, command, parm1, parm2) {
-        Ok(()) => (LnccmdStatus::Ok, "0".to_string()),
+        Ok(None) => (LnccmdStatus::Ok, "0".to_string()),
+        // A command that answers with a value (MAILINFO): "0 <value>".
+        Ok(Some(value)) => (LnccmdStatus::Ok, format!("0 {value}")),
         Err(e) => (
             e.status,
             format!("{} {}: {}", e.status.code(), command.name(), e.detail),

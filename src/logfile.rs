@@ -24,7 +24,10 @@ const NEW_LOG_MODE: u32 = 0o600;
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Column names, in order.
-pub const COLUMNS: [&str; 17] = [
+/// Columns are only appended (a spreadsheet that reads them by position
+/// keeps working; rows of a log begun by an older version are longer than
+/// its header).
+pub const COLUMNS: [&str; 20] = [
     "timestamp",
     "handle",
     "code",
@@ -42,6 +45,9 @@ pub const COLUMNS: [&str; 17] = [
     "encrypted",
     "duration_ms",
     "reply",
+    "queue_id",
+    "tls",
+    "relay_certificate",
 ];
 
 /// One MAILSEND attempt.
@@ -66,6 +72,13 @@ pub struct Record {
     pub duration_ms: u128,
     /// The server's reply, or the error text.
     pub reply: String,
+    /// The server's queue id for the message, when its reply gave one.
+    pub queue_id: String,
+    /// `yes` when the connection was encrypted, `no` when not, empty when
+    /// nothing was sent.
+    pub tls: String,
+    /// Under TLS, the relay certificate's subject.
+    pub relay_certificate: String,
 }
 
 /// A text cell that a spreadsheet would run as a formula (`=`, `+`, `-`,
@@ -82,7 +95,7 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 impl Record {
-    fn fields(&self) -> [String; 17] {
+    fn fields(&self) -> [String; 20] {
         [
             self.timestamp.clone(),
             self.handle.to_string(),
@@ -101,6 +114,9 @@ impl Record {
             yes_no(self.encrypted).into(),
             self.duration_ms.to_string(),
             cell(&self.reply),
+            cell(&self.queue_id),
+            self.tls.clone(),
+            cell(&self.relay_certificate),
         ]
     }
 }
@@ -155,11 +171,11 @@ pub fn append(path: &Path, record: &Record) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Opens the log for appending, creating it with `NEW_LOG_MODE` if there is
-/// none. Creating is `O_EXCL`, so lnccmd knows the file is its own and sets
+/// Opens the log (or the protocol trace, `TraceFile`) for appending,
+/// creating it with `NEW_LOG_MODE` if there is none. Creating is `O_EXCL`, so lnccmd knows the file is its own and sets
 /// the mode with `fchmod` (the umask only ever applies to `open`'s mode);
 /// a file that was there keeps its mode.
-fn open(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open(path: &Path) -> std::io::Result<File> {
     let options = |create: bool| {
         let mut o = OpenOptions::new();
         o.append(true).custom_flags(libc::O_NONBLOCK);

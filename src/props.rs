@@ -436,6 +436,13 @@ pub fn describe_char(c: char, pos: usize) -> String {
 
 /// A value made safe to quote in a message: control characters escaped and
 /// cut at 60 characters, so RESULT stays one readable line.
+/// Unicode's bidirectional formatting characters (UAX #9): shown, they
+/// reorder the text around them, so `facture\u{202E}fdp.exe` reads as
+/// `factureexe.pdf`. Escaped in RESULT, refused in attachment names.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 pub fn printable(s: &str) -> String {
     escape_controls(s, 60)
 }
@@ -452,7 +459,9 @@ pub fn escape_controls(s: &str, max: usize) -> String {
         match c {
             '\r' => out.push_str("\\r"),
             '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() || is_bidi_control(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }

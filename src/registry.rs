@@ -170,7 +170,7 @@ pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 ///
 /// Parameters arrive as the caller's bytes and are decoded here, with the
 /// session's InputCharset; MAILSMTP's own PARM1 with the charset it names.
-pub fn run(handle: &mut i32, cmd: Command, parm1: &[u8], parm2: &[u8]) -> Result<()> {
+pub fn run(handle: &mut i32, cmd: Command, parm1: &[u8], parm2: &[u8]) -> Result<Option<String>> {
     let decode = |enc| -> Result<(String, String)> {
         Ok((
             charset::decode_param("PARM1", parm1, enc)?,
@@ -193,7 +193,7 @@ pub fn run(handle: &mut i32, cmd: Command, parm1: &[u8], parm2: &[u8]) -> Result
         t.sessions
             .insert(h, Entry::Live(Arc::new(Mutex::new(Some(session)))));
         *handle = h;
-        return Ok(());
+        return Ok(None);
     }
     let found = table().sessions.get(handle).cloned();
     let slot = match found {
@@ -203,7 +203,7 @@ pub fn run(handle: &mut i32, cmd: Command, parm1: &[u8], parm2: &[u8]) -> Result
         Some(Entry::InUseAtFork) if cmd == Command::MailEnd => {
             table().sessions.remove(handle);
             *handle = 0;
-            return Ok(());
+            return Ok(None);
         }
         Some(Entry::InUseAtFork) => return Err(in_use_at_fork(*handle)),
         None => return Err(bad_handle(*handle)),
@@ -246,7 +246,7 @@ pub fn run(handle: &mut i32, cmd: Command, parm1: &[u8], parm2: &[u8]) -> Result
     // A panic (a bug) inside the session: its state cannot be trusted any
     // more. Close it now (its connection too) and say so; the caller's
     // number is from now on a closed handle.
-    let result = match catch_unwind(AssertUnwindSafe(|| session.run(cmd, &parm1, &parm2))) {
+    let result = match catch_unwind(AssertUnwindSafe(|| session.call(cmd, &parm1, &parm2))) {
         Ok(r) => r,
         Err(panic) => {
             *guard = None;

@@ -23,7 +23,21 @@ pub struct Session {
     /// What happened to `draft` since its MAILPREP.
     journal: Journal,
     conn: Option<Connection>,
+    /// What the last MAILSEND did (MAILINFO).
+    last: Option<LastSend>,
 }
+
+/// What the last MAILSEND of the session did, for MAILINFO.
+#[derive(Debug, Clone, Default)]
+struct LastSend {
+    message_id: String,
+    queue_id: Option<String>,
+    /// `Some(subject)` when it went over TLS.
+    tls: Option<String>,
+}
+
+/// MAILINFO's PARM1 values, as documented.
+pub(crate) const INFO_ITEMS: &[&str] = &["MESSAGEID", "QUEUEID", "TLS"];
 
 /// The history of the draft that MAILSEND checks before sending: how many
 /// times each content command was called since MAILPREP, which calls failed
@@ -64,6 +78,7 @@ fn changes_draft(cmd: Command) -> bool {
             | Command::MailLAtt
             | Command::MailPrty
             | Command::MailReport
+            | Command::MailHdr
     )
 }
 
@@ -217,6 +232,7 @@ impl Session {
             draft: None,
             journal: Journal::default(),
             conn: None,
+            last: None,
         })
     }
 
@@ -274,6 +290,44 @@ impl Session {
         e
     }
 
+    /// `run`, and the value a command answers with (MAILINFO's): RESULT is
+    /// then `0 <value>`.
+    pub fn call(&mut self, cmd: Command, parm1: &str, parm2: &str) -> Result<Option<String>> {
+        if cmd == Command::MailInfo {
+            return self.info(parm1).map(Some);
+        }
+        self.run(cmd, parm1, parm2).map(|()| None)
+    }
+
+    /// MAILINFO: what the last MAILSEND of this session did.
+    fn info(&self, parm1: &str) -> Result<String> {
+        let item = INFO_ITEMS
+            .iter()
+            .find(|i| i.eq_ignore_ascii_case(parm1.trim()))
+            .ok_or_else(|| {
+                bad_value(format!(
+                    "PARM1 must be {}, not '{}'",
+                    INFO_ITEMS.join(", "),
+                    printable(parm1)
+                ))
+            })?;
+        let last = self.last.as_ref().ok_or_else(|| {
+            Error::new(
+                LnccmdStatus::Sequence,
+                "no MAILSEND has sent a message in this session yet",
+            )
+        })?;
+        Ok(match *item {
+            "MESSAGEID" => last.message_id.clone(),
+            "QUEUEID" => last.queue_id.clone().unwrap_or_default(),
+            _ => match &last.tls {
+                Some(subject) if subject.is_empty() => "yes".to_string(),
+                Some(subject) => format!("yes; {subject}"),
+                None => "no".to_string(),
+            },
+        })
+    }
+
     fn dispatch(&mut self, cmd: Command, parm1: &str, parm2: &str) -> Result<()> {
         match cmd {
             Command::MailSmtp => self.reconfigure(parm1),
@@ -317,6 +371,8 @@ impl Session {
                 draft.read_receipt |= read;
                 Ok(())
             }
+            Command::MailHdr => self.custom_header(parm1, parm2),
+            Command::MailInfo => self.info(parm1).map(|_| ()),
             Command::MailSend => self.send(parm1),
             Command::MailEnd => {
                 transport::park(&mut self.conn, self.settings.keep_alive);
@@ -395,6 +451,47 @@ impl Session {
         self.draft()?;
         let list = self.recipients(parm1)?;
         self.draft()?.add_recipients(kind, list);
+        Ok(())
+    }
+
+    /// MAILHDR: a header of the program's own. The name is an RFC 5322
+    /// field name, not one the library writes; the value is text as any
+    /// header's (no line breaks, RFC 2047 when not ASCII). The same name
+    /// again replaces the value.
+    fn custom_header(&mut self, parm1: &str, parm2: &str) -> Result<()> {
+        self.draft()?;
+        let name = parm1;
+        if name.is_empty() || name.len() > 76 {
+            return Err(bad_value(format!(
+                "PARM1 must be a header name of 1 to 76 characters, not '{}'",
+                printable(name)
+            )));
+        }
+        if let Some(c) = name.chars().find(|c| !c.is_ascii_graphic() || *c == ':') {
+            return Err(bad_value(format!(
+                "header name '{}' contains {}: a name is ASCII letters, digits and punctuation but ':' (RFC 5322 §3.6.8)",
+                printable(name),
+                if c == ':' { "':'".to_string() } else { format!("U+{:04X}", c as u32) }
+            )));
+        }
+        if let Some(owner) = compose::owned_header(name) {
+            return Err(bad_value(format!(
+                "header '{name}' is written by lnccmd, not by MAILHDR: set it with {owner}"
+            )));
+        }
+        check_header_text(&format!("the value of header '{name}'"), parm2)?;
+        if parm2.is_empty() {
+            return Err(bad_value(format!("PARM2 must be the value of header '{name}'")));
+        }
+        let draft = self.draft()?;
+        match draft
+            .headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(h) => h.1 = parm2.to_string(),
+            None => draft.headers.push((name.to_string(), parm2.to_string())),
+        }
         Ok(())
     }
 
@@ -515,6 +612,13 @@ impl Session {
                     .unwrap_or_else(|| p.to_string()),
             };
             check_header_text("the file name", &shown)?;
+            if let Some(c) = shown.chars().find(|c| props::is_bidi_control(*c)) {
+                return Err(bad_value(format!(
+                    "the attachment name '{}' holds U+{:04X}, a bidirectional control that shows the name in another order than it is (a .exe can pose as a .pdf): rename the file or give name=\"...\"",
+                    printable(&shown),
+                    c as u32
+                )));
+            }
             let media = media_type.clone().unwrap_or_else(|| {
                 mime_guess::from_path(&shown)
                     .first_or_octet_stream()
@@ -695,6 +799,14 @@ impl Session {
         };
         self.draft = None;
         self.journal = Journal::default();
+        self.last = Some(LastSend {
+            message_id: out.message_id.clone(),
+            queue_id: delivery.queue_id.clone(),
+            tls: delivery.tls.clone(),
+        });
+        record.queue_id = delivery.queue_id.unwrap_or_default();
+        record.tls = if delivery.tls.is_some() { "yes" } else { "no" }.to_string();
+        record.relay_certificate = delivery.tls.unwrap_or_default();
         record.reply = delivery.reply;
         if let Some(first) = incomplete {
             record

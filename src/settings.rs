@@ -68,6 +68,8 @@ pub struct Endpoint {
     pub auth: Option<Auth>,
     /// `AllowPlainAuth`: credentials may go over an unencrypted connection.
     pub allow_plain_auth: bool,
+    /// `TraceFile`: the SMTP dialogue of each connection is written there.
+    pub trace: Option<PathBuf>,
 }
 
 impl Endpoint {
@@ -87,6 +89,9 @@ pub struct Settings {
     pub endpoint: Endpoint,
     pub sender: Mailbox,
     pub reply: Option<Mailbox>,
+    /// The envelope sender (MAIL FROM, where bounces go) when it is not the
+    /// Sender (`ReturnPath`).
+    pub return_path: Option<Mailbox>,
     /// The send log (SPEC §7), its folder checked to exist.
     pub logfile: Option<PathBuf>,
     /// RFC 5322 check of every address when it is given (`checkMail`).
@@ -161,6 +166,8 @@ enum Key {
     DkimSelector,
     SendIncomplete,
     KeepAlive,
+    ReturnPath,
+    TraceFile,
 }
 
 const KEYS: &[(&str, Key)] = &[
@@ -195,6 +202,8 @@ const KEYS: &[(&str, Key)] = &[
     ("DKIMSelector", Key::DkimSelector),
     ("SendIncomplete", Key::SendIncomplete),
     ("KeepAlive", Key::KeepAlive),
+    ("ReturnPath", Key::ReturnPath),
+    ("TraceFile", Key::TraceFile),
 ];
 
 /// Every MAILSMTP property name, spelled as documented: the names of `KEYS`,
@@ -327,12 +336,12 @@ fn address_literal(domain: &str) -> std::result::Result<Option<String>, String> 
 /// The send log's path: its folder must exist, and it must not be a folder.
 /// A Windows path (`c:\temp\log.txt`, as in the vendor's example) would be
 /// a strange file name in the current folder here: refused with a hint.
-fn check_logfile(v: &str) -> Result<PathBuf> {
+fn check_logfile(name: &str, v: &str) -> Result<PathBuf> {
     let b = v.as_bytes();
     if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
     {
         return Err(bad_value(format!(
-            "'logfile' is a Windows path ('{}'): give a path on this machine, such as /var/log/lnccmd/send.csv",
+            "'{name}' is a Windows path ('{}'): give a path on this machine, such as /var/log/lnccmd/send.csv",
             printable(v)
         )));
     }
@@ -344,13 +353,13 @@ fn check_logfile(v: &str) -> Result<PathBuf> {
     if !folder.is_dir() {
         return Err(Error::new(
             LnccmdStatus::FileNotFound,
-            format!("the folder of logfile '{}' does not exist", printable(v)),
+            format!("the folder of {name} '{}' does not exist", printable(v)),
         ));
     }
     if path.is_dir() {
         return Err(Error::new(
             LnccmdStatus::FileUnreadable,
-            format!("logfile '{}' is a folder, not a file", printable(v)),
+            format!("{name} '{}' is a folder, not a file", printable(v)),
         ));
     }
     if path.exists() && !path.is_file() {
@@ -418,6 +427,8 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     let mut server = None;
     let mut sender = None;
     let mut reply = None;
+    let mut return_path = None;
+    let mut trace = None;
     let mut logfile = None;
     let mut check_mail = false;
     let mut input = encoding_rs::UTF_8;
@@ -467,6 +478,22 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                 let v = text_value(p, name, false)?;
                 sender = Some(props::parse_single_address(name, &v)?);
             }
+            Key::TraceFile => {
+                let v = text_value(p, name, false)?;
+                trace = if v.is_empty() {
+                    None
+                } else {
+                    Some(check_logfile(name, &v)?)
+                };
+            }
+            Key::ReturnPath => {
+                let v = text_value(p, name, false)?;
+                return_path = if v.is_empty() {
+                    None
+                } else {
+                    Some(props::parse_single_address(name, &v)?)
+                };
+            }
             Key::Reply => {
                 let v = text_value(p, name, false)?;
                 reply = if v.is_empty() {
@@ -480,7 +507,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                 logfile = if v.is_empty() {
                     None
                 } else {
-                    Some(check_logfile(&v)?)
+                    Some(check_logfile(name, &v)?)
                 };
             }
             Key::CheckMail => check_mail = parse_bool(name, v)?,
@@ -632,6 +659,9 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         ));
     }
     let reply = reply.map(|r| mailbox(r, check_mail)).transpose()?;
+    let return_path = return_path
+        .map(|r| mailbox(r, check_mail))
+        .transpose()?;
     let tls = match (smtps, enable_ssl) {
         (true, _) => TlsMode::Smtps,
         (false, true) => TlsMode::StartTls,
@@ -676,9 +706,11 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             trust,
             auth,
             allow_plain_auth,
+            trace,
         },
         sender,
         reply,
+        return_path,
         logfile,
         check_mail,
         input,

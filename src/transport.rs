@@ -32,6 +32,8 @@ pub struct Connection {
     /// The process that opened it: after fork() the child must never write
     /// to the socket it shares with its parent (`forget_if_inherited`).
     pid: u32,
+    /// Under TLS, the relay's certificate subject (`MAILINFO TLS`, the log).
+    tls: Option<String>,
 }
 
 /// What the sender asks of the transport for one message.
@@ -50,6 +52,10 @@ pub struct Delivery {
     pub reply: String,
     /// A report was asked for but the server does not offer DSN.
     pub dsn_not_offered: bool,
+    /// The server's queue id for the message, when its reply says it.
+    pub queue_id: Option<String>,
+    /// Under TLS, the relay's certificate subject (empty when unknown).
+    pub tls: Option<String>,
 }
 
 /// A failed send. `maybe_delivered`: the connection failed after the whole
@@ -442,11 +448,11 @@ fn open(ep: &Endpoint) -> Result<Connection> {
     let addr = (ep.server.as_str(), ep.port);
     let timeout = Some(ep.timeout);
     let mut smtp = match ep.tls {
-        TlsMode::None => SmtpConnection::connect(addr, timeout, &hello, None, None)
+        TlsMode::None => SmtpConnection::connect_traced(addr, timeout, &hello, None, None, tracer(ep))
             .map_err(|e| classify(&e, Stage::Connect, ep))?,
         TlsMode::Smtps => {
             let params = tls_parameters(ep)?;
-            SmtpConnection::connect(addr, timeout, &hello, Some(&params), None).map_err(|e| {
+            SmtpConnection::connect_traced(addr, timeout, &hello, Some(&params), None, tracer(ep)).map_err(|e| {
                 // A TCP failure is a connect error; anything after it is TLS.
                 let text = e.to_string();
                 let tcp = text.contains("os error") && !text.contains("SSL");
@@ -455,7 +461,7 @@ fn open(ep: &Endpoint) -> Result<Connection> {
         }
         TlsMode::StartTls => {
             let params = tls_parameters(ep)?;
-            let mut smtp = SmtpConnection::connect(addr, timeout, &hello, None, None)
+            let mut smtp = SmtpConnection::connect_traced(addr, timeout, &hello, None, None, tracer(ep))
                 .map_err(|e| classify(&e, Stage::Connect, ep))?;
             if !smtp.can_starttls() {
                 smtp.abort();
@@ -477,12 +483,91 @@ fn open(ep: &Endpoint) -> Result<Connection> {
     if let Some(auth) = &ep.auth {
         authenticate(&mut smtp, ep, auth)?;
     }
+    let tls = smtp.is_encrypted().then(|| {
+        smtp.peer_certificate()
+            .ok()
+            .and_then(|der| openssl::x509::X509::from_der(&der).ok())
+            .map(|cert| subject_text(cert.subject_name()))
+            .unwrap_or_default()
+    });
     Ok(Connection {
         endpoint: ep.clone(),
         smtp,
         last_used: std::time::Instant::now(),
         pid: std::process::id(),
+        tls,
     })
+}
+
+/// "CN=mx.example.com, O=Example": a certificate's subject as people read it.
+fn subject_text(name: &openssl::x509::X509NameRef) -> String {
+    name.entries()
+        .map(|e| {
+            let key = e.object().nid().short_name().unwrap_or("?");
+            let value = e.data().to_string().unwrap_or_default();
+            format!("{key}={}", escape_controls(&value, 200))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The protocol trace of `TraceFile`: every line of the dialogue with a
+/// timestamp, `C:` what lnccmd sent, `S:` what the server answered; message
+/// content only as its size; AUTH payloads and the client's answers to a
+/// 334 challenge replaced, and the server's lines cleared of the
+/// credentials as RESULT is (`redact`). The file is created 0600, like the
+/// send log; a trace that cannot be written is dropped, never an error of
+/// the send (it is for support cases).
+fn tracer(ep: &Endpoint) -> Option<lettre::transport::smtp::client::Trace> {
+    use lettre::transport::smtp::client::Traced;
+    use std::io::Write;
+    let path = ep.trace.as_ref()?;
+    let mut file = crate::logfile::open(path).ok()?;
+    let auth = ep.auth.clone();
+    let server = ep.display();
+    let mut challenged = false;
+    let _ = writeln!(
+        file,
+        "{} -- connection to {server}",
+        crate::compose::iso8601_now()
+    );
+    Some(Box::new(move |event: Traced<'_>| {
+        let now = crate::compose::iso8601_now();
+        let mut out = String::new();
+        match event {
+            Traced::Client(bytes) => {
+                for line in String::from_utf8_lossy(bytes).split("\r\n").filter(|l| !l.is_empty()) {
+                    let upper = line.to_ascii_uppercase();
+                    let shown = if challenged {
+                        "[credentials removed]".to_string()
+                    } else if upper.starts_with("AUTH ") {
+                        let mut words = line.splitn(3, ' ');
+                        let (verb, mechanism) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                        match words.next() {
+                            Some(_) => format!("{verb} {mechanism} [credentials removed]"),
+                            None => format!("{verb} {mechanism}"),
+                        }
+                    } else {
+                        escape_controls(line, 1000)
+                    };
+                    challenged = false;
+                    out.push_str(&format!("{now} C: {shown}\n"));
+                }
+            }
+            Traced::Content(n) => out.push_str(&format!("{now} C: [message content, {n} bytes]\n")),
+            Traced::Server(line) => {
+                let text = String::from_utf8_lossy(line);
+                let text = text.trim_end_matches(['\r', '\n']);
+                challenged = text.starts_with("334");
+                let text = match &auth {
+                    Some(a) => redact(text, a),
+                    None => text.to_string(),
+                };
+                out.push_str(&format!("{now} S: {}\n", escape_controls(&text, 1000)));
+            }
+        }
+        let _ = file.write_all(out.as_bytes());
+    }))
 }
 
 /// AUTH with what the server offers (PLAIN before LOGIN) or `AuthMethod`;
@@ -1198,7 +1283,12 @@ fn attempt(
     let dsn_not_offered = opts.dsn && !dsn;
     if chunking {
         return match &replies[last] {
-            Ok(resp) => Ok(delivered(refused, resp, dsn_not_offered)),
+            Ok(resp) => Ok(delivered(
+                refused,
+                resp,
+                dsn_not_offered,
+                slot.as_ref().and_then(|c| c.tls.clone()),
+            )),
             // The server answered the content: the transaction is over, the
             // connection usable.
             Err(e) => Err(classify(e, Stage::Message, ep).into()),
@@ -1239,7 +1329,10 @@ fn attempt(
         return Err(uncertain(ep, out, &format!("{what}, so they are out of step")).into());
     }
     match reply {
-        Ok(resp) => Ok(delivered(refused, &resp, dsn_not_offered)),
+        Ok(resp) => {
+            let tls = slot.as_ref().and_then(|c| c.tls.clone());
+            Ok(delivered(refused, &resp, dsn_not_offered, tls))
+        }
         Err(e) if code_of(&e) == Some(421) => {
             // The server refused the message and closes: nothing was
             // delivered, and a new connection may take it.
@@ -1294,19 +1387,54 @@ fn rcpt_command(rcpt: &Address, dsn: bool) -> String {
 }
 
 /// What a MAILSEND whose message was accepted reports.
-fn delivered(refused: Vec<(Address, String)>, resp: &Response, dsn_not_offered: bool) -> Delivery {
+fn delivered(
+    refused: Vec<(Address, String)>,
+    resp: &Response,
+    dsn_not_offered: bool,
+    tls: Option<String>,
+) -> Delivery {
+    let text = resp.message().collect::<Vec<_>>().join(" ");
     Delivery {
         refused,
-        reply: escape_controls(
-            &format!(
-                "{} {}",
-                resp.code(),
-                resp.message().collect::<Vec<_>>().join(" ")
-            ),
-            500,
-        ),
+        reply: escape_controls(&format!("{} {text}", resp.code()), 500),
         dsn_not_offered,
+        queue_id: queue_id(&text).map(|q| escape_controls(q, 100)),
+        tls,
     }
+}
+
+/// The queue id in a server's reply to the content, as the common servers
+/// write it: Postfix "Ok: queued as 4Xyz", Exim "OK id=1tAbc-000123-AB",
+/// OpenSMTPD "2.0.0 6c3a1f2e Message accepted for delivery", Gmail
+/// "2.0.0 OK 1700000000 a1si123.45 - gsmtp".
+fn queue_id(text: &str) -> Option<&str> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let after = |marker: &[&str]| {
+        words
+            .windows(marker.len() + 1)
+            .find(|w| w[..marker.len()].iter().zip(marker).all(|(a, b)| a.eq_ignore_ascii_case(b)))
+            .map(|w| w[marker.len()])
+    };
+    if let Some(q) = after(&["queued", "as"]) {
+        return Some(q.trim_end_matches(['.', ')', ',']));
+    }
+    if let Some(q) = words.iter().find_map(|w| w.strip_prefix("id=")) {
+        return Some(q);
+    }
+    let before = |marker: &str| {
+        words
+            .iter()
+            .position(|w| w.eq_ignore_ascii_case(marker))
+            .filter(|i| *i > 0)
+            .map(|i| words[i - 1])
+    };
+    if text.contains("Message accepted for delivery") {
+        return before("Message");
+    }
+    if text.ends_with("- gsmtp") {
+        return words.len().checked_sub(3).map(|i| words[i]);
+    }
+    None
 }
 
 /// 407 for a connection lost before the whole message was written.
@@ -1433,6 +1561,7 @@ mod tests {
             trust: Vec::new(),
             auth: None,
             allow_plain_auth: false,
+            trace: None,
         };
         assert!(ep.server.len() >= 67);
         let out = Outgoing {
@@ -1484,6 +1613,7 @@ mod tests {
             trust: trust.iter().map(|p| p.to_vec()).collect(),
             auth: None,
             allow_plain_auth: false,
+            trace: None,
         }
     }
 

@@ -48,6 +48,27 @@ pub struct SmtpConnection {
     timeout: Option<Duration>,
     /// lnccmd patch: the last `message_iter` wrote the end-of-data marker.
     end_of_data_sent: bool,
+    /// lnccmd patch: the protocol trace, if any (`connect_traced`).
+    trace: Option<Trace>,
+    /// lnccmd patch: the bytes being written are message content (the
+    /// trace says how many, not what).
+    writing_content: bool,
+}
+
+/// lnccmd patch: a protocol trace. Called with what the client writes
+/// (`Traced::Client`: commands as written; `Traced::Content`: the size of
+/// message content) and each line the server sends (`Traced::Server`).
+pub type Trace = Box<dyn FnMut(Traced<'_>) + Send>;
+
+/// lnccmd patch: one event of the protocol trace.
+#[derive(Debug, Clone, Copy)]
+pub enum Traced<'a> {
+    /// Bytes of commands the client wrote.
+    Client(&'a [u8]),
+    /// Message content the client wrote: its length only.
+    Content(usize),
+    /// One line the server sent, line end included.
+    Server(&'a [u8]),
 }
 
 impl SmtpConnection {
@@ -68,6 +89,25 @@ impl SmtpConnection {
         tls_parameters: Option<&TlsParameters>,
         local_address: Option<IpAddr>,
     ) -> Result<SmtpConnection, Error> {
+        Self::connect_traced(
+            server,
+            timeout,
+            hello_name,
+            tls_parameters,
+            local_address,
+            None,
+        )
+    }
+
+    /// lnccmd patch: `connect` with a protocol trace from the greeting on.
+    pub fn connect_traced<A: ToSocketAddrs>(
+        server: A,
+        timeout: Option<Duration>,
+        hello_name: &ClientId,
+        tls_parameters: Option<&TlsParameters>,
+        local_address: Option<IpAddr>,
+        trace: Option<Trace>,
+    ) -> Result<SmtpConnection, Error> {
         let stream = NetworkStream::connect(server, timeout, tls_parameters, local_address)?;
         let stream = BufReader::new(stream);
         let mut conn = SmtpConnection {
@@ -76,6 +116,8 @@ impl SmtpConnection {
             end_of_data_sent: false,
             server_info: ServerInfo::default(),
             timeout,
+            trace,
+            writing_content: false,
         };
         conn.set_timeout(timeout).map_err(error::network)?;
         // TODO log
@@ -290,7 +332,10 @@ impl SmtpConnection {
             let message_part = message_part.as_ref();
             let mut out_buf = Vec::with_capacity(message_part.len());
             codec.encode(message_part, &mut out_buf);
-            self.write(out_buf.as_slice())?;
+            self.writing_content = true;
+            let written = self.write(out_buf.as_slice());
+            self.writing_content = false;
+            written?;
         }
         self.write(b"\r\n.\r\n")?;
         self.end_of_data_sent = true;
@@ -352,17 +397,29 @@ impl SmtpConnection {
         // Written apart, Postfix answered MAIL and RCPT first and held its
         // BDAT reply (Nagle) until the client's delayed ACK, 40 ms a message.
         let mut content = content;
-        let mut first = commands.concat().into_bytes();
-        if let Some(part) = content.next() {
+        let commands = commands.concat().into_bytes();
+        let mut first = commands.clone();
+        let first_part = content.next();
+        if let Some(part) = first_part {
             first.extend_from_slice(part);
         }
-        if let Err(e) = self.write(&first) {
+        if let Some(trace) = self.trace.as_mut() {
+            trace(Traced::Client(&commands));
+            trace(Traced::Content(first.len() - commands.len()));
+        }
+        let trace = self.trace.take();
+        let written = self.write(&first);
+        self.trace = trace;
+        if let Err(e) = written {
             replies.push(Err(e));
             return replies;
         }
         drop(first);
         for part in content {
-            if let Err(e) = self.write(part) {
+            self.writing_content = true;
+            let written = self.write(part);
+            self.writing_content = false;
+            if let Err(e) = written {
                 replies.push(Err(e));
                 return replies;
             }
@@ -395,6 +452,13 @@ impl SmtpConnection {
 
     /// Writes a string to the server
     fn write(&mut self, string: &[u8]) -> Result<(), Error> {
+        if let Some(trace) = self.trace.as_mut() {
+            trace(if self.writing_content {
+                Traced::Content(string.len())
+            } else {
+                Traced::Client(string)
+            });
+        }
         self.stream
             .get_mut()
             .write_all(string)
@@ -466,6 +530,11 @@ impl SmtpConnection {
                     }
                 }
             }
+        }
+        if let Some(trace) = self.trace.as_mut()
+            && !line.is_empty()
+        {
+            trace(Traced::Server(&line));
         }
         let text = String::from_utf8(line).map_err(error::response)?;
         buffer.push_str(&text);

@@ -38,7 +38,7 @@ pub(super) use self::tls::InnerTlsParameters;
 #[cfg(any(feature = "native-tls", feature = "rustls", feature = "boring-tls"))]
 pub use self::tls::TlsVersion;
 pub use self::{
-    connection::SmtpConnection,
+    connection::{SmtpConnection, Trace, Traced},
     net::PendingInput,
     tls::{Certificate, CertificateStore, Identity, Tls, TlsParameters, TlsParametersBuilder},
 };
