@@ -258,7 +258,7 @@ impl Session {
     ) -> Error {
         if cmd == Command::MailPrep {
             // The program meant to start another message: whatever it calls
-            // next must not go into the one before (SPEC §4.2).
+            // next must not go into the one before (docs/contract.md §4.2).
             if self.draft.take().is_some() {
                 e.detail.push_str(
                     "; the previous message, not sent, was discarded: MAILPREP again to start this one",
@@ -535,7 +535,7 @@ impl Session {
         Ok(())
     }
 
-    /// MAILSEND: sends, then writes the log line (SPEC §7). The draft is
+    /// MAILSEND: sends, then writes the log line (docs/contract.md §7). The draft is
     /// cleared only when the server took the message. PARM1 `RESEND` sends a
     /// draft whose earlier MAILSEND ended uncertain (409); any other PARM1 is
     /// ignored, as the vendor does.

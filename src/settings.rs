@@ -1,4 +1,4 @@
-//! MAILSMTP's properties (SPEC §4.1): the one table of keys, their parsing,
+//! MAILSMTP's properties (docs/contract.md §4.1): the one table of keys, their parsing,
 //! defaults and validation. Produces a `Settings` value or an error; never half-applies.
 
 use std::net::IpAddr;
@@ -51,7 +51,7 @@ pub struct Auth {
 }
 
 /// Where and how to reach the SMTP server: a change here closes the session's
-/// open connection (SPEC §1.4).
+/// open connection (docs/contract.md §1.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// Host name or IP address (IPv6 without brackets).
@@ -87,7 +87,7 @@ pub struct Settings {
     pub endpoint: Endpoint,
     pub sender: Mailbox,
     pub reply: Option<Mailbox>,
-    /// The send log (SPEC §7), its folder checked to exist.
+    /// The send log (docs/contract.md §7), its folder checked to exist.
     pub logfile: Option<PathBuf>,
     /// RFC 5322 check of every address when it is given (`checkMail`).
     pub check_mail: bool,
@@ -106,7 +106,7 @@ pub struct Settings {
     pub dkim: Option<crate::dkim::DkimSigner>,
 }
 
-/// S/MIME settings (SPEC §6): the .p12 is loaded and checked at MAILSMTP.
+/// S/MIME settings (docs/contract.md §6): the .p12 is loaded and checked at MAILSMTP.
 #[derive(Debug, Clone, Default)]
 pub struct Smime {
     pub sign: bool,
@@ -127,7 +127,7 @@ impl Smime {
     }
 }
 
-/// Every MAILSMTP key, spelled as in SPEC §4.1 (messages use this spelling).
+/// Every MAILSMTP key, spelled as in docs/contract.md §4.1 (messages use this spelling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Key {
     Server,
@@ -405,7 +405,7 @@ fn parse_helo(v: &str) -> Result<String> {
     }
 }
 
-/// Parses MAILSMTP's PARM1 into complete settings (SPEC §2, §4.1).
+/// Parses MAILSMTP's PARM1 into complete settings (docs/contract.md §2, §4.1).
 ///
 /// Each MAILSMTP describes the whole configuration: properties not given take
 /// their defaults (they are not inherited from an earlier MAILSMTP), so a

@@ -1,7 +1,7 @@
 //! The SMTP side of a session: TLS (STARTTLS required or implicit), AUTH,
 //! one connection kept open across MAILSENDs, the MAIL/RCPT/DATA dialogue
 //! with DSN and per-recipient results, and the mapping of every failure to a
-//! status code (SPEC §4.9, §4.10, §8, §9 4xx/5xx).
+//! status code (docs/contract.md §4.9, §4.10, §8, §9 4xx/5xx).
 
 use std::io;
 
@@ -832,7 +832,7 @@ fn envelope(
     replies
 }
 
-/// Sends one message over the session's connection (SPEC §4.10).
+/// Sends one message over the session's connection (docs/contract.md §4.10).
 ///
 /// `Ok` means the server accepted the message for at least one recipient;
 /// `Delivery::refused` lists the others. `Err` means nothing was accepted
