@@ -1,4 +1,4 @@
-//! Charsets (SPEC §1.2, §5): decoding the caller's bytes (`InputCharset`) and
+//! Charsets (docs/contract.md §1.2, §5): decoding the caller's bytes (`InputCharset`) and
 //! encoding the text and HTML parts (MAILPREP `charset=`).
 //!
 //! encoding_rs does every WHATWG charset. Where no crate fits, the code is
@@ -16,7 +16,7 @@ pub fn input_charset(label: &str) -> Option<&'static Encoding> {
     Encoding::for_label(label.trim().as_bytes())
 }
 
-/// Blanks and NULs around a field (SPEC §1.2): leading blanks, trailing blanks and NULs.
+/// Blanks and NULs around a field (docs/contract.md §1.2): leading blanks, trailing blanks and NULs.
 pub fn trim_field(s: &str) -> &str {
     s.trim_end_matches([' ', '\t', '\0'])
         .trim_start_matches([' ', '\t'])

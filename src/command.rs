@@ -27,7 +27,7 @@ pub struct CommandInfo {
     pub command: Command,
     /// Names accepted in CMD (case-insensitive); the first is the main one.
     pub names: &'static [&'static str],
-    /// SPEC section.
+    /// Its section of docs/contract.md (`4.1` is §4.1, anchor `#4.1`).
     pub spec: &'static str,
     pub doc: &'static str,
 }

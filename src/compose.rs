@@ -1,4 +1,4 @@
-//! Draft -> RFC 5322/MIME bytes, built with lettre's message builder (SPEC §5).
+//! Draft -> RFC 5322/MIME bytes, built with lettre's message builder (docs/contract.md §5).
 //! No network; the envelope is made here too so Bcc never reaches a header.
 
 use std::collections::HashSet;
@@ -36,7 +36,7 @@ pub struct Draft {
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
     pub bcc: Vec<Mailbox>,
-    /// Normalised addresses already in to/cc/bcc: a repeated address is sent once (SPEC §3).
+    /// Normalised addresses already in to/cc/bcc: a repeated address is sent once (docs/contract.md §3).
     seen: HashSet<String>,
     pub subject: Option<String>,
     pub text: Option<String>,
@@ -125,7 +125,7 @@ impl Draft {
         !self.seen.is_empty()
     }
 
-    /// Appends to the text body; each call after the first starts a new line (SPEC §4.5).
+    /// Appends to the text body; each call after the first starts a new line (docs/contract.md §4.5).
     /// Line ends (CRLF, CR, LF) are stored as LF.
     pub fn append_text(&mut self, text: &str) {
         let text = normalize_newlines(text);
@@ -149,7 +149,7 @@ pub struct Outgoing {
     pub message_id: String,
 }
 
-/// Priority headers of SPEC §4.8 for a level 0..=5.
+/// Priority headers of docs/contract.md §4.8 for a level 0..=5.
 fn priority_headers(level: u8) -> &'static [(&'static str, &'static str)] {
     match level {
         5 => &[
@@ -176,7 +176,7 @@ fn priority_headers(level: u8) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-/// Parses a priority: `0`..`5`, or `*LOW`, `*NORMAL`, `*HIGH` with or without `*` (SPEC §4.8).
+/// Parses a priority: `0`..`5`, or `*LOW`, `*NORMAL`, `*HIGH` with or without `*` (docs/contract.md §4.8).
 /// `*HIGH` is the highest level (5), `*LOW` the lowest (0), as Outlook's High/Low importance.
 pub fn parse_priority(v: &str) -> Result<u8> {
     let word = v.trim().trim_start_matches('*').to_ascii_uppercase();
@@ -294,7 +294,7 @@ pub fn iso8601_now() -> String {
 }
 
 /// RFC 5322 date with the local UTC offset, e.g. `Sun, 29 Nov 2026 22:21:16 +0100`.
-/// lettre only writes UTC; SPEC §5 asks for local time, as mail clients show.
+/// lettre only writes UTC; docs/contract.md §5 asks for local time, as mail clients show.
 pub fn rfc5322_date_now() -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
     const MONTHS: [&str; 12] = [
@@ -482,7 +482,7 @@ fn attachment_part(a: &AttachmentSpec) -> Result<SinglePart> {
     Ok(builder.body(bytes))
 }
 
-/// The body structure of SPEC §5: text, HTML, or both as alternative; images
+/// The body structure of docs/contract.md §5: text, HTML, or both as alternative; images
 /// with a Content-ID go with the HTML in multipart/related (inside the
 /// alternative, where Outlook, Thunderbird and Apple Mail all show them);
 /// every other file in multipart/mixed around it all.
@@ -538,7 +538,7 @@ fn body(draft: &Draft, protect: bool) -> Result<Part> {
     Ok(multipart(MultiPart::mixed(), mixed))
 }
 
-/// Builds the message of `draft` as sent by `settings.sender` (SPEC §5).
+/// Builds the message of `draft` as sent by `settings.sender` (docs/contract.md §5).
 ///
 /// The Message-ID is made at the first attempt and kept in the draft: a
 /// MAILSEND retried after a lost reply carries the same ID, so the receiving
@@ -660,7 +660,7 @@ fn fold_header_lines(msg: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// The message headers. `all` false: only what transport needs (SPEC §6.3:
+/// The message headers. `all` false: only what transport needs (docs/contract.md §6.3:
 /// From, To, Cc, Date, Message-ID, MIME-Version, Subject = WrapperSubject).
 fn headers(
     settings: &Settings,
@@ -792,7 +792,7 @@ fn entity_bytes(entity: &Part) -> Vec<u8> {
 }
 
 /// Sign (multipart/signed, detached) then encrypt (application/pkcs7-mime),
-/// as configured (SPEC §6.1, §6.2).
+/// as configured (docs/contract.md §6.1, §6.2).
 ///
 /// Returns the entity, and for an encrypted one its base64 body apart (the
 /// entity then has an empty body).

@@ -1,4 +1,4 @@
-//! Status codes (SPEC §9) and the one error type used inside the library.
+//! Status codes (docs/contract.md §9) and the one error type used inside the library.
 //! Every failure becomes an `Error { status, detail }`; the boundary flattens it once into RESULT.
 
 use std::ffi::CStr;

@@ -1,4 +1,4 @@
-//! The C ABI (SPEC §1): the four exported functions and, with cms_stream.rs, the only `unsafe`
+//! The C ABI (docs/contract.md §1): the four exported functions and, with cms_stream.rs, the only `unsafe`
 //! code of the crate. Pointers are checked here, bytes become text here, panics stop here.
 
 use std::ffi::{CStr, c_char};

@@ -76,12 +76,12 @@ pub fn call(handle: &mut i32, cmd: &str, opt: &str, parm1: &str, parm2: &str) ->
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing {
-    /// The property-string parser (SPEC §2), with `password` as a secret.
+    /// The property-string parser (docs/contract.md §2), with `password` as a secret.
     pub fn properties(s: &str) -> bool {
         crate::props::parse_properties_with_secrets(s, &["password"]).is_ok()
     }
 
-    /// The address-list parser (SPEC §3).
+    /// The address-list parser (docs/contract.md §3).
     pub fn addresses(s: &str) -> bool {
         crate::props::parse_address_list(s).is_ok()
     }

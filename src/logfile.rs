@@ -1,4 +1,4 @@
-//! The send log (SPEC §7): one `;`-separated line per MAILSEND attempt,
+//! The send log (docs/contract.md §7): one `;`-separated line per MAILSEND attempt,
 //! appended under an exclusive lock so processes and threads never interleave.
 //!
 //! Quoting is the csv crate's (RFC 4180 with `;`). The lock is `flock(2)`

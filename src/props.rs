@@ -1,5 +1,5 @@
 //! Pure parsers for the two little languages of the API: property strings
-//! (SPEC §2) and address lists (SPEC §3). No I/O, no session state.
+//! (docs/contract.md §2) and address lists (docs/contract.md §3). No I/O, no session state.
 
 use crate::error::{Error, LnccmdStatus, Result};
 
@@ -25,7 +25,7 @@ fn syntax(msg: String) -> Error {
     Error::new(LnccmdStatus::PropertySyntax, msg)
 }
 
-/// Splits a property string into items (SPEC §2). Keys keep their spelling;
+/// Splits a property string into items (docs/contract.md §2). Keys keep their spelling;
 /// the caller matches them case-insensitively and decides which are known.
 ///
 /// Rules: items separated by `;` outside double quotes; empty items ignored;
@@ -171,7 +171,7 @@ pub fn secret_hint(pos: usize) -> String {
     )
 }
 
-/// SPEC §2 booleans: true/false, yes/no, 1/0, *YES/*NO, any case.
+/// docs/contract.md §2 booleans: true/false, yes/no, 1/0, *YES/*NO, any case.
 pub fn parse_bool(key: &str, value: Option<&str>) -> Result<bool> {
     // A bare flag (`checkMail`) means true.
     let Some(v) = value else { return Ok(true) };
@@ -210,7 +210,7 @@ pub struct AddressEntry {
     pub addr: String,
 }
 
-/// Splits an address list (SPEC §3): entries separated by `;` or `,` outside
+/// Splits an address list (docs/contract.md §3): entries separated by `;` or `,` outside
 /// double quotes and angle brackets; each `addr`, `<addr>` or
 /// `Display Name <addr>` with the name optionally quoted. Empty entries are
 /// ignored. Control characters anywhere are refused (header injection); the
@@ -365,7 +365,7 @@ pub fn is_dns_name(s: &str) -> bool {
 }
 
 /// Refuses control characters (CR, LF, NUL and the other C0 controls except
-/// TAB, and DEL) in a value that will end up in a header: SPEC §5, header
+/// TAB, and DEL) in a value that will end up in a header: docs/contract.md §5, header
 /// injection. `what` names the value in the error.
 pub fn check_header_text(what: &str, value: &str) -> Result<()> {
     check_controls(what, value)?;

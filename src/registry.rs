@@ -1,4 +1,4 @@
-//! The handle table (SPEC §1.4): handle number -> session, numbers never
+//! The handle table (docs/contract.md §1.4): handle number -> session, numbers never
 //! reused, the table lock held only for lookups so sessions run in parallel.
 //! Also what fork() does to the table (docs/decisions.md, "fork()").
 

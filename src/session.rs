@@ -274,7 +274,7 @@ impl Session {
     ) -> Error {
         if cmd == Command::MailPrep {
             // The program meant to start another message: whatever it calls
-            // next must not go into the one before (SPEC §4.2).
+            // next must not go into the one before (docs/contract.md §4.2).
             if self.draft.take().is_some() {
                 e.detail.push_str(
                     "; the previous message, not sent, was discarded: MAILPREP again to start this one",
@@ -471,7 +471,11 @@ impl Session {
             return Err(bad_value(format!(
                 "header name '{}' contains {}: a name is ASCII letters, digits and punctuation but ':' (RFC 5322 §3.6.8)",
                 printable(name),
-                if c == ':' { "':'".to_string() } else { format!("U+{:04X}", c as u32) }
+                if c == ':' {
+                    "':'".to_string()
+                } else {
+                    format!("U+{:04X}", c as u32)
+                }
             )));
         }
         if let Some(owner) = compose::owned_header(name) {
@@ -481,7 +485,9 @@ impl Session {
         }
         check_header_text(&format!("the value of header '{name}'"), parm2)?;
         if parm2.is_empty() {
-            return Err(bad_value(format!("PARM2 must be the value of header '{name}'")));
+            return Err(bad_value(format!(
+                "PARM2 must be the value of header '{name}'"
+            )));
         }
         let draft = self.draft()?;
         match draft
@@ -639,7 +645,7 @@ impl Session {
         Ok(())
     }
 
-    /// MAILSEND: sends, then writes the log line (SPEC §7). The draft is
+    /// MAILSEND: sends, then writes the log line (docs/contract.md §7). The draft is
     /// cleared only when the server took the message. PARM1 `RESEND` sends a
     /// draft whose earlier MAILSEND ended uncertain (409); any other PARM1 is
     /// ignored, as the vendor does.

@@ -1,4 +1,4 @@
-//! MAILSMTP's properties (SPEC §4.1): the one table of keys, their parsing,
+//! MAILSMTP's properties (docs/contract.md §4.1): the one table of keys, their parsing,
 //! defaults and validation. Produces a `Settings` value or an error; never half-applies.
 
 use std::net::IpAddr;
@@ -51,7 +51,7 @@ pub struct Auth {
 }
 
 /// Where and how to reach the SMTP server: a change here closes the session's
-/// open connection (SPEC §1.4).
+/// open connection (docs/contract.md §1.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// Host name or IP address (IPv6 without brackets).
@@ -92,7 +92,7 @@ pub struct Settings {
     /// The envelope sender (MAIL FROM, where bounces go) when it is not the
     /// Sender (`ReturnPath`).
     pub return_path: Option<Mailbox>,
-    /// The send log (SPEC §7), its folder checked to exist.
+    /// The send log (docs/contract.md §7), its folder checked to exist.
     pub logfile: Option<PathBuf>,
     /// RFC 5322 check of every address when it is given (`checkMail`).
     pub check_mail: bool,
@@ -111,7 +111,7 @@ pub struct Settings {
     pub dkim: Option<crate::dkim::DkimSigner>,
 }
 
-/// S/MIME settings (SPEC §6): the .p12 is loaded and checked at MAILSMTP.
+/// S/MIME settings (docs/contract.md §6): the .p12 is loaded and checked at MAILSMTP.
 #[derive(Debug, Clone, Default)]
 pub struct Smime {
     pub sign: bool,
@@ -132,7 +132,7 @@ impl Smime {
     }
 }
 
-/// Every MAILSMTP key, spelled as in SPEC §4.1 (messages use this spelling).
+/// Every MAILSMTP key, spelled as in docs/contract.md §4.1 (messages use this spelling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Key {
     Server,
@@ -414,7 +414,7 @@ fn parse_helo(v: &str) -> Result<String> {
     }
 }
 
-/// Parses MAILSMTP's PARM1 into complete settings (SPEC §2, §4.1).
+/// Parses MAILSMTP's PARM1 into complete settings (docs/contract.md §2, §4.1).
 ///
 /// Each MAILSMTP describes the whole configuration: properties not given take
 /// their defaults (they are not inherited from an earlier MAILSMTP), so a
@@ -659,9 +659,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         ));
     }
     let reply = reply.map(|r| mailbox(r, check_mail)).transpose()?;
-    let return_path = return_path
-        .map(|r| mailbox(r, check_mail))
-        .transpose()?;
+    let return_path = return_path.map(|r| mailbox(r, check_mail)).transpose()?;
     let tls = match (smtps, enable_ssl) {
         (true, _) => TlsMode::Smtps,
         (false, true) => TlsMode::StartTls,

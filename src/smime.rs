@@ -1,4 +1,4 @@
-//! S/MIME (SPEC §6, RFC 8551) with OpenSSL's CMS: loading the .p12 and the
+//! S/MIME (docs/contract.md §6, RFC 8551) with OpenSSL's CMS: loading the .p12 and the
 //! recipients' certificates, signing and encrypting MIME entities. Bytes in,
 //! bytes out; the MIME around them is compose's.
 
@@ -122,7 +122,7 @@ fn validity(cert: &X509) -> std::result::Result<(), String> {
 }
 
 /// Loads `Certif` with `PwdCertif` and checks it can sign for `sender`
-/// (SPEC §6.4): each problem has its own code, the file is named, the
+/// (docs/contract.md §6.4): each problem has its own code, the file is named, the
 /// password never.
 pub fn load_identity(file: &str, password: &str, sender: &str) -> Result<Identity> {
     let der = crate::files::read("certificate file", Path::new(file))?;

@@ -1,7 +1,7 @@
 //! The SMTP side of a session: TLS (STARTTLS required or implicit), AUTH,
 //! one connection kept open across MAILSENDs, the MAIL/RCPT/DATA dialogue
 //! with DSN and per-recipient results, and the mapping of every failure to a
-//! status code (SPEC §4.9, §4.10, §8, §9 4xx/5xx).
+//! status code (docs/contract.md §4.9, §4.10, §8, §9 4xx/5xx).
 
 use std::io;
 
@@ -448,11 +448,14 @@ fn open(ep: &Endpoint) -> Result<Connection> {
     let addr = (ep.server.as_str(), ep.port);
     let timeout = Some(ep.timeout);
     let mut smtp = match ep.tls {
-        TlsMode::None => SmtpConnection::connect_traced(addr, timeout, &hello, None, None, tracer(ep))
-            .map_err(|e| classify(&e, Stage::Connect, ep))?,
+        TlsMode::None => {
+            SmtpConnection::connect_traced(addr, timeout, &hello, None, None, tracer(ep))
+                .map_err(|e| classify(&e, Stage::Connect, ep))?
+        }
         TlsMode::Smtps => {
             let params = tls_parameters(ep)?;
-            SmtpConnection::connect_traced(addr, timeout, &hello, Some(&params), None, tracer(ep)).map_err(|e| {
+            SmtpConnection::connect_traced(addr, timeout, &hello, Some(&params), None, tracer(ep))
+                .map_err(|e| {
                 // A TCP failure is a connect error; anything after it is TLS.
                 let text = e.to_string();
                 let tcp = text.contains("os error") && !text.contains("SSL");
@@ -461,8 +464,9 @@ fn open(ep: &Endpoint) -> Result<Connection> {
         }
         TlsMode::StartTls => {
             let params = tls_parameters(ep)?;
-            let mut smtp = SmtpConnection::connect_traced(addr, timeout, &hello, None, None, tracer(ep))
-                .map_err(|e| classify(&e, Stage::Connect, ep))?;
+            let mut smtp =
+                SmtpConnection::connect_traced(addr, timeout, &hello, None, None, tracer(ep))
+                    .map_err(|e| classify(&e, Stage::Connect, ep))?;
             if !smtp.can_starttls() {
                 smtp.abort();
                 return Err(Error::new(
@@ -536,13 +540,17 @@ fn tracer(ep: &Endpoint) -> Option<lettre::transport::smtp::client::Trace> {
         let mut out = String::new();
         match event {
             Traced::Client(bytes) => {
-                for line in String::from_utf8_lossy(bytes).split("\r\n").filter(|l| !l.is_empty()) {
+                for line in String::from_utf8_lossy(bytes)
+                    .split("\r\n")
+                    .filter(|l| !l.is_empty())
+                {
                     let upper = line.to_ascii_uppercase();
                     let shown = if challenged {
                         "[credentials removed]".to_string()
                     } else if upper.starts_with("AUTH ") {
                         let mut words = line.splitn(3, ' ');
-                        let (verb, mechanism) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                        let (verb, mechanism) =
+                            (words.next().unwrap_or(""), words.next().unwrap_or(""));
                         match words.next() {
                             Some(_) => format!("{verb} {mechanism} [credentials removed]"),
                             None => format!("{verb} {mechanism}"),
@@ -917,7 +925,7 @@ fn envelope(
     replies
 }
 
-/// Sends one message over the session's connection (SPEC §4.10).
+/// Sends one message over the session's connection (docs/contract.md §4.10).
 ///
 /// `Ok` means the server accepted the message for at least one recipient;
 /// `Delivery::refused` lists the others. `Err` means nothing was accepted
@@ -1412,7 +1420,12 @@ fn queue_id(text: &str) -> Option<&str> {
     let after = |marker: &[&str]| {
         words
             .windows(marker.len() + 1)
-            .find(|w| w[..marker.len()].iter().zip(marker).all(|(a, b)| a.eq_ignore_ascii_case(b)))
+            .find(|w| {
+                w[..marker.len()]
+                    .iter()
+                    .zip(marker)
+                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
+            })
             .map(|w| w[marker.len()])
     };
     if let Some(q) = after(&["queued", "as"]) {

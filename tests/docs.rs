@@ -78,8 +78,13 @@ fn every_command_name_has_its_page_and_the_index_lists_it() {
             "docs/commands/README.md lacks a link to {main}.md"
         );
         assert!(
-            index.contains(&format!("§{}", c.spec)),
-            "docs/commands/README.md lacks {main}'s SPEC section §{}",
+            index.contains(&format!("[§{0}](../contract.md#{0})", c.spec)),
+            "docs/commands/README.md lacks a link to {main}'s contract section [§{0}](../contract.md#{0})",
+            c.spec
+        );
+        assert!(
+            text.contains(&format!("[§{0}](../contract.md#{0})", c.spec)),
+            "docs/commands/{main}.md lacks a link to its contract section [§{0}](../contract.md#{0})",
             c.spec
         );
         for alias in &c.names[1..] {
@@ -380,4 +385,246 @@ fn the_link_parser_and_slugs_work() {
     assert!(has_anchor("# T\n\n## Status codes\n", "status-codes"));
     assert!(has_anchor("| 102 | <a id=\"102\"></a>BAD |", "102"));
     assert!(!has_anchor("```\n## Hidden\n```\n", "hidden"));
+}
+
+/// README.md, docs/**/*.md and src/**/*.rs: the text a reader follows.
+fn cited_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = markdown_files();
+    walk(&root().join("src"), &mut out);
+    out
+}
+
+/// `path` with `.` and `..` resolved by name (no file system access);
+/// None when `..` climbs above the first component.
+fn lexical(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+/// Whether `word` occurs in `line` as a whole word (not inside `UNSPECIFIED`).
+fn has_word(line: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    line.match_indices(word).any(|(i, _)| {
+        !line[..i].chars().next_back().is_some_and(ident)
+            && !line[i + word.len()..].chars().next().is_some_and(ident)
+    })
+}
+
+/// What a line may not hold: a citation of the old out-of-tree contract
+/// ("SPEC §4.2", "SPEC 1.4", "SPEC.md", "where SPEC is silent") or a path
+/// that leaves the repository.
+fn leaves_the_repository(line: &str) -> Option<&'static str> {
+    if has_word(line, "SPEC") {
+        return Some("cites SPEC: cite docs/contract.md instead ('contract §N')");
+    }
+    for (bad, why) in [
+        (
+            "../shared",
+            "names a file outside the repository (../shared)",
+        ),
+        ("/work/", "names an absolute path of this machine (/work/)"),
+        ("file://", "links to a local file (file://)"),
+    ] {
+        if line.contains(bad) {
+            return Some(why);
+        }
+    }
+    None
+}
+
+#[test]
+fn no_reference_or_link_leaves_the_repository() {
+    let mut problems = Vec::new();
+    let mut links_checked = 0;
+    for file in cited_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let shown = file.strip_prefix(root()).unwrap().display().to_string();
+        for (n, line) in text.lines().enumerate() {
+            if let Some(why) = leaves_the_repository(line) {
+                problems.push(format!("{shown}:{}: {why}: {}", n + 1, line.trim()));
+            }
+        }
+        // Links, in Markdown files and in doc comments alike.
+        for target in links(&text) {
+            if target.contains("://") || target.starts_with("mailto:") || target.starts_with('#') {
+                continue;
+            }
+            let path = target.split('#').next().unwrap_or("");
+            let inside = !path.starts_with('/')
+                && lexical(&file.parent().unwrap().join(path))
+                    .is_some_and(|p| p.starts_with(root()));
+            if !inside {
+                problems.push(format!(
+                    "{shown}: link '{target}' leads outside the repository"
+                ));
+            }
+            links_checked += 1;
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        links_checked > 50,
+        "only {links_checked} links: is the parser broken?"
+    );
+}
+
+/// The anchors `<a id="N"></a>` of docs/contract.md: its section numbers.
+fn contract_sections() -> HashSet<String> {
+    let text = read("docs/contract.md");
+    let mut out = HashSet::new();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("<a id=\"") {
+        let after = &rest[i + 7..];
+        if let Some(end) = after.find('"') {
+            out.insert(after[..end].to_string());
+        }
+        rest = after;
+    }
+    out
+}
+
+/// Section numbers cited as "contract §N", "contract.md §N, §M" or linked
+/// as `[§N](...contract.md#N)`, with the anchor the link goes to.
+fn contract_citations(line: &str) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let number = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect::<String>()
+            .trim_end_matches('.')
+            .to_string()
+    };
+    for marker in ["contract §", "contract.md §", "contract [§"] {
+        let mut rest = line;
+        while let Some(i) = rest.find(marker) {
+            rest = &rest[i + marker.len()..];
+            out.push((number(rest), None));
+            // "docs/contract.md §2, §3": the numbers that follow too.
+            let mut more = rest;
+            while let Some(tail) = more
+                .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+                .strip_prefix(", §")
+            {
+                out.push((number(tail), None));
+                more = tail;
+            }
+        }
+    }
+    let mut rest = line;
+    while let Some(i) = rest.find("contract.md#") {
+        let label = rest[..i]
+            .rsplit("[§")
+            .next()
+            .filter(|_| rest[..i].contains("[§"));
+        let after = &rest[i + "contract.md#".len()..];
+        let anchor = number(after);
+        let label = label.map(|l| l.split(']').next().unwrap_or("").to_string());
+        out.push((anchor, label));
+        rest = after;
+    }
+    out
+}
+
+#[test]
+fn every_contract_citation_names_a_section_that_exists() {
+    let sections = contract_sections();
+    for n in [
+        "1", "1.1", "1.4", "2", "3", "4", "4.1", "4.11", "5", "6.3", "7", "8", "9",
+    ] {
+        assert!(
+            sections.contains(n),
+            "docs/contract.md lacks <a id=\"{n}\"></a>"
+        );
+    }
+    for c in COMMANDS {
+        assert!(
+            sections.contains(c.spec),
+            "{}: contract section {} does not exist",
+            c.names[0],
+            c.spec
+        );
+    }
+    let mut problems = Vec::new();
+    let mut cited = 0;
+    for file in cited_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let shown = file.strip_prefix(root()).unwrap().display().to_string();
+        for (n, line) in text.lines().enumerate() {
+            for (section, label) in contract_citations(line) {
+                cited += 1;
+                if !sections.contains(&section) {
+                    problems.push(format!(
+                        "{shown}:{}: no contract section '{section}'",
+                        n + 1
+                    ));
+                }
+                if let Some(label) = label.filter(|l| *l != section) {
+                    problems.push(format!(
+                        "{shown}:{}: link [§{label}] goes to contract section {section}",
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        cited > 40,
+        "only {cited} contract citations found: is the parser broken?"
+    );
+}
+
+#[test]
+fn the_repository_checks_catch_what_they_should() {
+    assert!(leaves_the_repository("see SPEC §4.2 for this").is_some());
+    assert!(leaves_the_repository("(SPEC 1.4)").is_some());
+    assert!(leaves_the_repository("Decisions where SPEC is silent").is_some());
+    assert!(leaves_the_repository("The contract is `../shared/SPEC.md`").is_some());
+    assert!(leaves_the_repository("cat /work/shared/notes.md").is_some());
+    assert!(leaves_the_repository("(std::net::Ipv6Addr::UNSPECIFIED, 0)").is_none());
+    assert!(leaves_the_repository("contract [§4.2](contract.md#4.2)").is_none());
+    assert_eq!(
+        lexical(Path::new("/r/docs/../README.md")),
+        Some("/r/README.md".into())
+    );
+    assert!(
+        !lexical(Path::new("/r/docs/../../x"))
+            .unwrap()
+            .starts_with("/r")
+    );
+    assert_eq!(
+        contract_citations("docs/contract.md §2, §3 and contract [§4.1](../contract.md#4.1)"),
+        vec![
+            ("2".to_string(), None),
+            ("3".to_string(), None),
+            ("4.1".to_string(), None),
+            ("4.1".to_string(), Some("4.1".to_string())),
+        ]
+    );
+    assert_eq!(
+        contract_citations("[§4.2](contract.md#4.3)"),
+        vec![("4.3".to_string(), Some("4.2".to_string()))]
+    );
 }
