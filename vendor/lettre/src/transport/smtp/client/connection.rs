@@ -397,15 +397,14 @@ impl SmtpConnection {
         // Written apart, Postfix answered MAIL and RCPT first and held its
         // BDAT reply (Nagle) until the client's delayed ACK, 40 ms a message.
         let mut content = content;
-        let commands = commands.concat().into_bytes();
-        let mut first = commands.clone();
-        let first_part = content.next();
-        if let Some(part) = first_part {
+        let written_commands = commands.concat().into_bytes();
+        let mut first = written_commands.clone();
+        if let Some(part) = content.next() {
             first.extend_from_slice(part);
         }
         if let Some(trace) = self.trace.as_mut() {
-            trace(Traced::Client(&commands));
-            trace(Traced::Content(first.len() - commands.len()));
+            trace(Traced::Client(&written_commands));
+            trace(Traced::Content(first.len() - written_commands.len()));
         }
         let trace = self.trace.take();
         let written = self.write(&first);
