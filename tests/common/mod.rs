@@ -580,3 +580,14 @@ pub fn tls_server(pki: &pki::Pki, cert: &str, mode: &str, extra: &[&str]) -> Smt
     args.extend_from_slice(extra);
     SmtpServer::start_with(0, &args)
 }
+
+/// The number of columns of the send log at `path`, from its header line.
+pub fn log_columns(path: &Path) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.trim_start_matches('\u{feff}')
+        .lines()
+        .next()
+        .expect("a header line")
+        .split(';')
+        .count()
+}
