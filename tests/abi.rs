@@ -1,4 +1,4 @@
-//! The C boundary itself (SPEC §1, §9): NULLs, blanks, fixed fields, RESULT
+//! The C boundary itself (contract §1, §9): NULLs, blanks, fixed fields, RESULT
 //! capacity, handles, bad bytes, exported symbols, status texts.
 
 mod common;

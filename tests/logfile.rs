@@ -1,4 +1,4 @@
-//! The send log (SPEC §7) against a real server: one whole line per MAILSEND
+//! The send log (contract §7) against a real server: one whole line per MAILSEND
 //! attempt, from many processes and threads at once; a log that cannot be
 //! written never stops the mail.
 

@@ -1,4 +1,4 @@
-//! The complete message (SPEC §4.5–4.8, §5): HTML, attachments, inline
+//! The complete message (contract §4.5–4.8, §5): HTML, attachments, inline
 //! images, charsets, InputCharset, checkMail, the wire bytes. Every message
 //! goes to aiosmtpd and is parsed back by Python's `email` package.
 

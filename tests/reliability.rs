@@ -297,7 +297,7 @@ fn rss_child_process() {
     println!("\nRSS {at_1000} {}", rss_kib());
 }
 
-/// SPEC-level promise for batch jobs: a long session does not grow.
+/// A promise for batch jobs: a long session does not grow.
 #[test]
 fn a_session_of_10000_messages_does_not_grow() {
     let port = free_port();

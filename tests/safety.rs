@@ -20,7 +20,7 @@ fn subject_of(m: &Value) -> String {
 
 // ---- The draft ----------------------------------------------------------
 
-/// SPEC §4.2: message 1 refused by the server (draft kept), message 2's
+/// contract §4.2: message 1 refused by the server (draft kept), message 2's
 /// MAILPREP fails: nothing of message 1 may go to message 2's Cc.
 #[test]
 fn a_failed_mailprep_discards_the_previous_draft() {

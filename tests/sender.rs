@@ -51,7 +51,7 @@ fn assert_one_msg_id(m: &Value) -> String {
 fn send_from(sender: &str, to: &str) -> (Value, String) {
     let server = SmtpServer::start();
     let mut h = 0;
-    // The value in double quotes, a quote inside doubled (SPEC §2).
+    // The value in double quotes, a quote inside doubled (contract §2).
     let props = format!(
         "Server=\"127.0.0.1\";port={};Sender=\"{}\";Timeout=10",
         server.port,

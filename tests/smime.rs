@@ -1,4 +1,4 @@
-//! S/MIME (SPEC §6) judged by two independent implementations: every signed
+//! S/MIME (contract §6) judged by two independent implementations: every signed
 //! message that reaches the server is verified by `openssl cms -verify` and
 //! by GnuPG's `gpgsm --verify`; every encrypted one is decrypted by
 //! `openssl cms -decrypt` for each intended recipient (and by gpgsm for CBC),
@@ -455,7 +455,7 @@ fn sign_then_encrypt_with_secure_headers() {
     );
     ok(&mut h, "MAILSEND", "", "");
     ok(&mut h, "MAILEND", "", "");
-    // The send log says what was done to the message (SPEC §7).
+    // The send log says what was done to the message (contract §7).
     let rows = read_log(&log);
     assert_eq!(
         (rows[0]["signed"].as_str(), rows[0]["encrypted"].as_str()),

@@ -1,4 +1,4 @@
-//! Transport (SPEC §4.9, §4.10, §8): TLS, AUTH, DSN, retries, and the faults
+//! Transport (contract §4.9, §4.10, §8): TLS, AUTH, DSN, retries, and the faults
 //! a real server will not produce on demand, from a scripted peer. Every
 //! fault test checks the code family, that the call came back within about
 //! twice Timeout (a generous bound: it catches hangs, it does not time

@@ -1,7 +1,7 @@
 //! A private Postfix instance on loopback (its own config, queue and
 //! Maildir, /etc/postfix untouched): a plain port, a submission port that
-//! requires STARTTLS and AUTH, and an SMTPS port. Recipe:
-//! ../shared/notes/lettre-openssl-findings.md §5.2.
+//! requires STARTTLS and AUTH, and an SMTPS port; `postfix -c <its config>
+//! start-fg`, stopped by the test.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
