@@ -17,7 +17,6 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -33,23 +32,6 @@ struct Block {
     /// The info string: `c`, `c fragment`, `python`, `sh`, or empty.
     info: String,
     code: String,
-}
-
-fn markdown_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "md") {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = vec![root().join("README.md")];
-    walk(&root().join("docs"), &mut out);
-    out.sort();
-    out
 }
 
 /// The fenced blocks of `text`; the fence's indentation (a block inside a

@@ -6,6 +6,9 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::{files_with_ext, markdown_files, root};
 use lnccmd::LnccmdStatus;
 use lnccmd::command::COMMANDS;
 
@@ -18,10 +21,6 @@ const SECTIONS: &[&str] = &[
     "Example",
     "See also",
 ];
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
@@ -277,24 +276,6 @@ fn readme_lists_every_command_and_links_the_docs() {
     }
 }
 
-/// README.md and every docs/**/*.md.
-fn markdown_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "md") {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = vec![root().join("README.md")];
-    walk(&root().join("docs"), &mut out);
-    out.sort();
-    out
-}
-
 /// Link targets `[text](target)` in prose (code blocks and `code` spans left out).
 fn links(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -390,19 +371,9 @@ fn the_link_parser_and_slugs_work() {
 /// README.md, docs/**/*.md, src/**/*.rs and tests/**/*.rs (but this file,
 /// whose own tests quote what they catch): the text a reader follows.
 fn cited_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
     let mut out = markdown_files();
-    walk(&root().join("src"), &mut out);
-    walk(&root().join("tests"), &mut out);
+    out.extend(files_with_ext(&root().join("src"), "rs"));
+    out.extend(files_with_ext(&root().join("tests"), "rs"));
     out.retain(|p| !p.ends_with("tests/docs.rs"));
     out
 }

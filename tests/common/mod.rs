@@ -591,3 +591,28 @@ pub fn log_columns(path: &Path) -> usize {
         .split(';')
         .count()
 }
+
+/// Every file under `dir` (recursively) whose name ends in `.ext`.
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, ext, out);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, ext, &mut out);
+    out.sort();
+    out
+}
+
+/// README.md and every docs/**/*.md.
+pub fn markdown_files() -> Vec<PathBuf> {
+    let mut out = vec![root().join("README.md")];
+    out.extend(files_with_ext(&root().join("docs"), "md"));
+    out
+}
