@@ -74,8 +74,8 @@ pub struct Record {
     pub reply: String,
     /// The server's queue id for the message, when its reply gave one.
     pub queue_id: String,
-    /// `yes` when the connection was encrypted, `no` when not, empty when
-    /// nothing was sent.
+    /// The TLS version and cipher suite ("TLSv1.3 TLS_AES_256_GCM_SHA384"),
+    /// `no` without TLS, empty when nothing was sent.
     pub tls: String,
     /// Under TLS, the relay certificate's subject.
     pub relay_certificate: String,

@@ -32,8 +32,8 @@ pub struct Session {
 struct LastSend {
     message_id: String,
     queue_id: Option<String>,
-    /// `Some(subject)` when it went over TLS.
-    tls: Option<String>,
+    /// What was negotiated, when it went over TLS.
+    tls: Option<transport::TlsInfo>,
 }
 
 /// MAILINFO's PARM1 values, as documented.
@@ -321,8 +321,7 @@ impl Session {
             "MESSAGEID" => last.message_id.clone(),
             "QUEUEID" => last.queue_id.clone().unwrap_or_default(),
             _ => match &last.tls {
-                Some(subject) if subject.is_empty() => "yes".to_string(),
-                Some(subject) => format!("yes; {subject}"),
+                Some(t) => format!("{}; {}", t.protocol, t.subject),
                 None => "no".to_string(),
             },
         })
@@ -811,8 +810,11 @@ impl Session {
             tls: delivery.tls.clone(),
         });
         record.queue_id = delivery.queue_id.unwrap_or_default();
-        record.tls = if delivery.tls.is_some() { "yes" } else { "no" }.to_string();
-        record.relay_certificate = delivery.tls.unwrap_or_default();
+        record.tls = match &delivery.tls {
+            Some(t) => t.protocol.clone(),
+            None => "no".to_string(),
+        };
+        record.relay_certificate = delivery.tls.map(|t| t.subject).unwrap_or_default();
         record.reply = delivery.reply;
         if let Some(first) = incomplete {
             record

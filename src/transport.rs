@@ -32,8 +32,16 @@ pub struct Connection {
     /// The process that opened it: after fork() the child must never write
     /// to the socket it shares with its parent (`forget_if_inherited`).
     pid: u32,
-    /// Under TLS, the relay's certificate subject (`MAILINFO TLS`, the log).
-    tls: Option<String>,
+    /// Under TLS, what was negotiated and with whom (`MAILINFO TLS`, the log).
+    tls: Option<TlsInfo>,
+}
+
+/// An encrypted connection: "TLSv1.3 TLS_AES_256_GCM_SHA384" and the
+/// relay certificate's subject ("CN=mx.example.com").
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsInfo {
+    pub protocol: String,
+    pub subject: String,
 }
 
 /// What the sender asks of the transport for one message.
@@ -54,8 +62,8 @@ pub struct Delivery {
     pub dsn_not_offered: bool,
     /// The server's queue id for the message, when its reply says it.
     pub queue_id: Option<String>,
-    /// Under TLS, the relay's certificate subject (empty when unknown).
-    pub tls: Option<String>,
+    /// Under TLS, what was negotiated and the relay's certificate subject.
+    pub tls: Option<TlsInfo>,
 }
 
 /// A failed send. `maybe_delivered`: the connection failed after the whole
@@ -487,12 +495,17 @@ fn open(ep: &Endpoint) -> Result<Connection> {
     if let Some(auth) = &ep.auth {
         authenticate(&mut smtp, ep, auth)?;
     }
-    let tls = smtp.is_encrypted().then(|| {
-        smtp.peer_certificate()
+    let tls = smtp.is_encrypted().then(|| TlsInfo {
+        protocol: smtp
+            .tls_negotiated()
+            .map(|(version, cipher)| format!("{version} {cipher}"))
+            .unwrap_or_default(),
+        subject: smtp
+            .peer_certificate()
             .ok()
             .and_then(|der| openssl::x509::X509::from_der(&der).ok())
             .map(|cert| subject_text(cert.subject_name()))
-            .unwrap_or_default()
+            .unwrap_or_default(),
     });
     Ok(Connection {
         endpoint: ep.clone(),
@@ -1399,7 +1412,7 @@ fn delivered(
     refused: Vec<(Address, String)>,
     resp: &Response,
     dsn_not_offered: bool,
-    tls: Option<String>,
+    tls: Option<TlsInfo>,
 ) -> Delivery {
     let text = resp.message().collect::<Vec<_>>().join(" ");
     Delivery {

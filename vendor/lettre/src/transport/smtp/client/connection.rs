@@ -192,6 +192,12 @@ impl SmtpConnection {
         self.stream.get_ref().pending_input()
     }
 
+    /// lnccmd patch: the negotiated TLS version and cipher suite
+    /// ("TLSv1.3", "TLS_AES_256_GCM_SHA384") of an encrypted connection.
+    pub fn tls_negotiated(&self) -> Option<(String, String)> {
+        self.stream.get_ref().tls_negotiated()
+    }
+
     pub fn has_broken(&self) -> bool {
         self.panic
     }

@@ -114,6 +114,16 @@ impl NetworkStream {
         }
     }
 
+    /// lnccmd patch: the negotiated TLS version and cipher suite, under
+    /// TLS with native-tls's OpenSSL backend; `None` otherwise.
+    pub fn tls_negotiated(&self) -> Option<(String, String)> {
+        match &self.inner {
+            #[cfg(feature = "native-tls")]
+            InnerNetworkStream::NativeTls(s) => s.negotiated(),
+            _ => None,
+        }
+    }
+
     /// lnccmd patch: sends TLS's close_notify alert (best effort, bounded by
     /// the write timeout); nothing on a plain connection.
     pub fn close_tls(&mut self) {
