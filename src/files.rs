@@ -12,6 +12,22 @@ fn shown(path: &Path) -> String {
     printable(&path.to_string_lossy())
 }
 
+/// A Windows path, as the vendor's examples and IBM i programs carry them:
+/// a drive (`c:\temp\x.txt`, `c:/temp`) or a UNC share
+/// (`\\srv\partage\log.txt`). Here it would name a strange file in the
+/// current folder, so it gets a hint instead.
+pub fn is_windows_path(v: &str) -> bool {
+    let b = v.as_bytes();
+    let drive = b.len() >= 3
+        && b[0].is_ascii_alphabetic()
+        && b[1] == b':'
+        && (b[2] == b'\\' || b[2] == b'/');
+    drive || v.starts_with("\\\\")
+}
+
+/// The hint for a Windows path, after "'what' is a Windows path".
+pub const WINDOWS_HINT: &str = "give a path on this machine (copy the file there, or mount the share), such as /var/lnccmd/invoice.pdf";
+
 fn open_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
     let status = if e.kind() == ErrorKind::NotFound {
         LnccmdStatus::FileNotFound
@@ -19,6 +35,9 @@ fn open_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
         LnccmdStatus::FileUnreadable
     };
     let why = match e.kind() {
+        ErrorKind::NotFound if is_windows_path(&path.to_string_lossy()) => {
+            format!("does not exist: it is a Windows path; {WINDOWS_HINT}")
+        }
         ErrorKind::NotFound => "does not exist".to_string(),
         ErrorKind::PermissionDenied => "cannot be read: permission denied".to_string(),
         _ => format!("cannot be read: {e}"),
@@ -92,6 +111,27 @@ pub fn too_large(what: &str, path: &Path, len: u64) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_paths_drive_or_unc_get_a_hint() {
+        for p in [
+            r"c:\temp\log.txt",
+            "C:/temp/x.pdf",
+            r"\\srv\partage\log.txt",
+        ] {
+            assert!(is_windows_path(p), "{p}");
+        }
+        for p in ["/tmp/x", "x.pdf", r"a\b", "c:x"] {
+            assert!(!is_windows_path(p), "{p}");
+        }
+        let e = open_regular("attachment", Path::new(r"c:\factures\42.pdf")).unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::FileNotFound);
+        assert!(
+            e.detail.contains("it is a Windows path") && e.detail.contains("on this machine"),
+            "{}",
+            e.detail
+        );
+    }
 
     #[test]
     fn errors_name_the_path_and_kind() {

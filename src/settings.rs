@@ -337,9 +337,7 @@ fn address_literal(domain: &str) -> std::result::Result<Option<String>, String> 
 /// A Windows path (`c:\temp\log.txt`, as in the vendor's example) would be
 /// a strange file name in the current folder here: refused with a hint.
 fn check_logfile(name: &str, v: &str) -> Result<PathBuf> {
-    let b = v.as_bytes();
-    if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
-    {
+    if crate::files::is_windows_path(v) {
         return Err(bad_value(format!(
             "'{name}' is a Windows path ('{}'): give a path on this machine, such as /var/log/lnccmd/send.csv",
             printable(v)
@@ -353,7 +351,11 @@ fn check_logfile(name: &str, v: &str) -> Result<PathBuf> {
     if !folder.is_dir() {
         return Err(Error::new(
             LnccmdStatus::FileNotFound,
-            format!("the folder of {name} '{}' does not exist", printable(v)),
+            format!(
+                "the folder of {name} '{}' does not exist: create it (mkdir -p '{}') or give another path",
+                printable(v),
+                printable(&folder.to_string_lossy())
+            ),
         ));
     }
     if path.is_dir() {
@@ -366,7 +368,7 @@ fn check_logfile(name: &str, v: &str) -> Result<PathBuf> {
         return Err(Error::new(
             LnccmdStatus::FileUnreadable,
             format!(
-                "logfile '{}' is not a regular file (device, pipe or socket)",
+                "{name} '{}' is not a regular file (device, pipe or socket)",
                 printable(v)
             ),
         ));
@@ -986,6 +988,16 @@ mod tests {
         let e = parse(&format!("{base}\"c:\\temp\\log.txt\"")).unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadValue);
         assert!(e.detail.contains("Windows path"), "{}", e.detail);
+        // A UNC share: the same hint (it was a file of that literal name).
+        let e = parse(&format!("{base}\"\\\\srv\\partage\\log.txt\"")).unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadValue);
+        assert!(e.detail.contains("Windows path"), "{}", e.detail);
+        let e = parse(&format!("{base}/no/such/folder/log.csv")).unwrap_err();
+        assert!(
+            e.detail.contains("create it (mkdir -p '/no/such/folder')"),
+            "{}",
+            e.detail
+        );
         assert!(
             parse(&format!("{base}relative.csv"))
                 .unwrap()

@@ -624,3 +624,26 @@ fn sndmail_never_sends_twice_after_an_uncertain_delivery() {
         server.messages()
     );
 }
+
+/// The vendor's MAILSMTP example pasted from its help page, U+00A0
+/// no-break spaces and all: it runs, up to MAILSMTP's hint about its
+/// Windows log path (issue #16).
+#[test]
+fn the_vendors_example_pasted_from_its_page_runs_up_to_the_windows_path_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = '\u{00A0}';
+    let text = format!(
+        "LNCCMD{nb} {nb} {nb} {nb}  CMD(MAILSMTP) +{nb} {nb} \n\
+         PARM1('SERVER=\"SMTP.AURA.FR\";SENDER=\"TECH+{nb} {nb} \n\
+         @EASYCOM-AURA.COM\";REPLY=\"TECH@EASYCOM-+{nb} {nb} \n\
+         AURA.COM\";logfile=\"c:\\temp\\logaurasmtp.txt\"'){nb} {nb} \n"
+    );
+    let file = script(dir.path(), "vendor.clp", &text);
+    let out = lnccmd(&["run", &file]);
+    let err = stderr(&out);
+    assert_eq!(status(&out), 1, "{err}");
+    assert!(
+        err.contains("106 MAILSMTP: 'logfile' is a Windows path"),
+        "{err}"
+    );
+}

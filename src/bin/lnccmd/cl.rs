@@ -88,8 +88,12 @@ pub struct Statement {
     pub params: Vec<Param>,
 }
 
+/// A blank between the words of a statement, and at the ends of a line.
+/// U+00A0 (no-break space) too: it is what a copy from a web page gives
+/// for the spaces of the vendor's examples (issue #16). Inside a quoted
+/// string, only at the end of a line, where trailing blanks never count.
 fn is_blank(c: char) -> bool {
-    c == ' ' || c == '\t'
+    c == ' ' || c == '\t' || c == '\u{00A0}'
 }
 
 /// A character of a logical line, with the physical line it came from.
@@ -633,6 +637,32 @@ mod tests {
 
     fn v(x: &str) -> Elem {
         Elem::Var(x.into())
+    }
+
+    /// The same example as copied from the vendor's web page: its blanks
+    /// are U+00A0, after the continuation '+' as between the words.
+    #[test]
+    fn the_vendors_example_as_copied_from_its_page_with_no_break_spaces() {
+        let nb = '\u{00A0}';
+        let src = format!(
+            "LNCCMD{nb} {nb} {nb} {nb}  CMD(MAILSMTP) +{nb} {nb} \n\
+             PARM1('SERVER=\"SMTP.AURA.FR\";SENDER=\"TECH+{nb} {nb} \n\
+             @EASYCOM-AURA.COM\";REPLY=\"TECH@EASYCOM-+{nb} {nb} \n\
+             AURA.COM\";logfile=\"c:\\temp\\logaurasmtp.txt\"'){nb} {nb} \n"
+        );
+        let st = one(&src);
+        assert_eq!(st.command, "LNCCMD");
+        assert_eq!(st.params[0].elems, [w("MAILSMTP")]);
+        assert_eq!(
+            st.params[1].elems,
+            [s(
+                "SERVER=\"SMTP.AURA.FR\";SENDER=\"TECH@EASYCOM-AURA.COM\";REPLY=\"TECH@EASYCOM-AURA.COM\";logfile=\"c:\\temp\\logaurasmtp.txt\""
+            )]
+        );
+        // Inside a string, a no-break space that is not at the end of the
+        // line is a character of the value.
+        let st = one(&format!("LNCCMD CMD(MAILSUBJ) PARM1('a{nb}b')\n"));
+        assert_eq!(st.params[1].elems, [s(&format!("a{nb}b"))]);
     }
 
     #[test]
