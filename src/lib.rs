@@ -55,6 +55,9 @@ pub use dryrun::set_dry_run_dir;
 /// The library version, "MAJOR.MINOR.PATCH" (what `lnccmd_version()` returns).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use error::LnccmdStatus;
+/// Unicode's bidirectional controls, as RESULT escapes them (for the
+/// command line's CL reader, which names them in its errors).
+pub use props::is_bidi_control;
 
 /// One LNCCMD call from Rust, without pointers: what `lnccmd()` does, for
 /// Rust programs (the `lnccmd` command-line tool uses it).

@@ -96,6 +96,28 @@ fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t' || c == '\u{00A0}'
 }
 
+/// A character that shows as nothing or as a plain space but is neither a
+/// blank nor text a CL program means (a copy from a web page or a word
+/// processor leaves them): its name, for the error that points at it.
+fn invisible(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{00AD}' => "SOFT HYPHEN",
+        '\u{200B}' => "ZERO WIDTH SPACE",
+        '\u{200C}' => "ZERO WIDTH NON-JOINER",
+        '\u{200D}' => "ZERO WIDTH JOINER",
+        '\u{2060}' => "WORD JOINER",
+        '\u{FEFF}' => "ZERO WIDTH NO-BREAK SPACE",
+        '\u{2028}' => "LINE SEPARATOR",
+        '\u{2029}' => "PARAGRAPH SEPARATOR",
+        '\u{3000}' => "IDEOGRAPHIC SPACE",
+        '\u{202F}' => "NARROW NO-BREAK SPACE",
+        '\u{2000}'..='\u{200A}' => "a typographic space",
+        c if c.is_control() && c != '\t' => "a control character",
+        c if lnccmd::is_bidi_control(c) => "a bidirectional control",
+        _ => return None,
+    })
+}
+
 /// A character of a logical line, with the physical line it came from.
 type Located = (char, usize);
 
@@ -146,6 +168,16 @@ pub fn logical_lines(source: &str) -> Result<Vec<Vec<Located>>, SyntaxError> {
                         i += 1;
                     }
                     State::Normal => {
+                        if let Some(name) = invisible(c) {
+                            return Err(SyntaxError::new(
+                                n,
+                                format!(
+                                    "column {}: an invisible character, U+{:04X} ({name}), outside a quoted string: delete it (a copy from a web page or a word processor leaves such characters)",
+                                    i + 1,
+                                    c as u32
+                                ),
+                            ));
+                        }
                         if c == '\'' {
                             state = State::Quote(n);
                         }
@@ -663,6 +695,23 @@ mod tests {
         // line is a character of the value.
         let st = one(&format!("LNCCMD CMD(MAILSUBJ) PARM1('a{nb}b')\n"));
         assert_eq!(st.params[1].elems, [s(&format!("a{nb}b"))]);
+    }
+
+    #[test]
+    fn an_invisible_character_outside_a_string_is_named_with_its_column() {
+        let e = err("LNCCMD CMD(MAILSMTP)\u{200B} PARM1('x')\n");
+        assert_eq!(e.line, 1);
+        assert!(
+            e.message
+                .starts_with("column 21: an invisible character, U+200B (ZERO WIDTH SPACE)"),
+            "{}",
+            e.message
+        );
+        let e = err("LNCCMD\n  CMD(MAILEND) \u{00AD}\n");
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("U+00AD (SOFT HYPHEN)"), "{}", e.message);
+        // Inside a string it is the caller's text (MAILSUBJ may want it).
+        assert!(parse("LNCCMD CMD(MAILSUBJ) PARM1('a\u{200B}b')\n").is_ok());
     }
 
     #[test]
