@@ -252,14 +252,15 @@ impl Session {
             panic!("injected by a test");
         }
         let had_draft = self.draft.is_some();
-        let result = self.dispatch(cmd, parm1, parm2);
-        match &result {
-            Ok(()) if cmd == Command::MailPrep => self.journal = Journal::default(),
-            Ok(()) if had_draft && changes_draft(cmd) => self.journal.succeeded(cmd, parm1, parm2),
-            Err(e) => return Err(self.failed_with(cmd, e.clone(), Some((parm1, parm2)))),
-            Ok(()) => {}
+        if let Err(e) = self.dispatch(cmd, parm1, parm2) {
+            return Err(self.failed_with(cmd, e, Some((parm1, parm2))));
         }
-        result
+        if cmd == Command::MailPrep {
+            self.journal = Journal::default();
+        } else if had_draft && changes_draft(cmd) {
+            self.journal.succeeded(cmd, parm1, parm2);
+        }
+        Ok(())
     }
 
     /// A call of `cmd` on this session failed with `e`, in `run` or before it
@@ -722,24 +723,20 @@ impl Session {
         loop {
             match transport::send(&mut self.conn, &self.settings.endpoint, out, opts) {
                 Ok(d) => return Ok(d),
-                Err(f)
-                    if attempt < self.settings.retries
-                        && !f.maybe_delivered
-                        && is_transient(f.error.status) =>
-                {
+                // 409 (the server may have it) is not transient: never retried.
+                Err(e) if attempt < self.settings.retries && is_transient(e.status) => {
                     attempt += 1;
                     transport::close(&mut self.conn);
                     std::thread::sleep(std::time::Duration::from_secs(
                         (1u64 << (attempt - 1)).min(30),
                     ));
                 }
-                Err(mut f) => {
+                Err(mut e) => {
                     if attempt > 0 {
-                        f.error
-                            .detail
+                        e.detail
                             .push_str(&format!(" (after {} attempts)", attempt + 1));
                     }
-                    return Err(f.error);
+                    return Err(e);
                 }
             }
         }

@@ -66,24 +66,6 @@ pub struct Delivery {
     pub tls: Option<TlsInfo>,
 }
 
-/// A failed send. `maybe_delivered`: the connection failed after the whole
-/// message was sent and before the server's reply, so the server may have
-/// taken it (status 409 DELIVERY_UNCERTAIN); such a failure is never retried.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub error: Error,
-    pub maybe_delivered: bool,
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Failure {
-            error,
-            maybe_delivered: false,
-        }
-    }
-}
-
 /// The step of the dialogue a failure happened in; decides the code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
@@ -942,14 +924,14 @@ fn envelope(
 ///
 /// `Ok` means the server accepted the message for at least one recipient;
 /// `Delivery::refused` lists the others. `Err` means nothing was accepted
-/// (or, with `maybe_delivered`, that the server never said). Every reply
+/// (or, with 409 DELIVERY_UNCERTAIN, that the server never said). Every reply
 /// quoted in either is cleared of the credentials (`redact`).
 pub fn send(
     slot: &mut Option<Connection>,
     ep: &Endpoint,
     out: &Outgoing,
     opts: &Options,
-) -> std::result::Result<Delivery, Failure> {
+) -> Result<Delivery> {
     let result = transaction(slot, ep, out, opts);
     let Some(auth) = &ep.auth else {
         return result;
@@ -963,7 +945,7 @@ pub fn send(
             Ok(d)
         }
         Err(mut f) => {
-            f.error.detail = redact(&f.error.detail, auth);
+            f.detail = redact(&f.detail, auth);
             Err(f)
         }
     }
@@ -1029,20 +1011,14 @@ enum Stop {
     /// (a 421: the server is closing it; a reused connection the server had
     /// closed; a 4xx to MAIL FROM on a reused one, such as OpenSMTPD's
     /// per-connection limit): start again on a new connection.
-    Restart(Failure),
+    Restart(Error),
     /// The answer for this MAILSEND.
-    Fail(Failure),
-}
-
-impl From<Failure> for Stop {
-    fn from(f: Failure) -> Self {
-        Stop::Fail(f)
-    }
+    Fail(Error),
 }
 
 impl From<Error> for Stop {
     fn from(e: Error) -> Self {
-        Stop::Fail(e.into())
+        Stop::Fail(e)
     }
 }
 
@@ -1059,7 +1035,7 @@ fn transaction(
     ep: &Endpoint,
     out: &Outgoing,
     opts: &Options,
-) -> std::result::Result<Delivery, Failure> {
+) -> Result<Delivery> {
     let mut restarts = 0;
     loop {
         match attempt(slot, ep, out, opts) {
@@ -1093,7 +1069,7 @@ fn attempt(
         } else {
             slot.take();
         }
-        Failure::from(err)
+        err
     };
 
     let (conn, reused) = connection(slot, ep)?;
@@ -1195,7 +1171,7 @@ fn attempt(
     if let Some(e) = closing
         && !matches!(replies.get(last), Some(Ok(_)))
     {
-        let f = Failure::from(classify(e, Stage::Mail, ep));
+        let f = classify(e, Stage::Mail, ep);
         slot.take();
         return Err(Stop::Restart(f));
     }
@@ -1203,7 +1179,7 @@ fn attempt(
         && (!content_sent || definite_refusal)
         && let Err(e) = &replies[0]
     {
-        let f = Failure::from(classify(e, Stage::Mail, ep));
+        let f = classify(e, Stage::Mail, ep);
         if gone {
             slot.take();
         } else {
@@ -1358,7 +1334,7 @@ fn attempt(
             // The server refused the message and closes: nothing was
             // delivered, and a new connection may take it.
             slot.take();
-            Err(Stop::Restart(classify(&e, Stage::Message, ep).into()))
+            Err(Stop::Restart(classify(&e, Stage::Message, ep)))
         }
         Err(e) if e.status().is_some() => {
             // The server answered: the transaction is over, the connection usable.
@@ -1490,18 +1466,15 @@ fn no_reply(e: &SmtpError, ep: &Endpoint) -> String {
 /// answer is unknown: 409, with what the caller must know first (the
 /// server may have it, its Message-ID, check before sending again), then
 /// what happened, so that the 255-byte RESULT keeps the essential part.
-fn uncertain(ep: &Endpoint, out: &Outgoing, what: &str) -> Failure {
-    Failure {
-        error: Error::new(
-            LnccmdStatus::DeliveryUncertain,
-            format!(
-                "message {} may have been delivered: check at the server before sending it again (not retried); the whole message reached {}, then {what}",
-                out.message_id,
-                ep.display()
-            ),
+fn uncertain(ep: &Endpoint, out: &Outgoing, what: &str) -> Error {
+    Error::new(
+        LnccmdStatus::DeliveryUncertain,
+        format!(
+            "message {} may have been delivered: check at the server before sending it again (not retried); the whole message reached {}, then {what}",
+            out.message_id,
+            ep.display()
         ),
-        maybe_delivered: true,
-    }
+    )
 }
 
 /// Why the envelope's replies do not answer its commands (`commands`
@@ -1597,9 +1570,8 @@ mod tests {
             message_id: "<0123456789abcdef0123456789abcdef@example.com>".into(),
         };
         let f = uncertain(&ep, &out, "no reply came within 30 s");
-        assert!(f.maybe_delivered);
-        assert_eq!(f.error.status, LnccmdStatus::DeliveryUncertain);
-        let result = format!("409 MAILSEND: {}", f.error.detail);
+        assert_eq!(f.status, LnccmdStatus::DeliveryUncertain);
+        let result = format!("409 MAILSEND: {}", f.detail);
         let cut = &result[..255.min(result.len())];
         assert!(cut.contains(&out.message_id), "{cut}");
         assert!(
