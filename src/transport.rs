@@ -1498,7 +1498,12 @@ fn out_of_step(
             return Some(format!("a {} reply to {name}", escape_controls(&code, 10)));
         }
     }
-    let complete = replies.len() == commands || replies.iter().any(|r| r.is_err());
+    // Bytes left unread count only when every reply that was due was read:
+    // all of them, or up to a refusal that ended the exchange. After an I/O
+    // failure (a write cut by the server's close) the replies it had sent
+    // are expected to be there.
+    let complete = replies.len() == commands
+        || matches!(replies.last(), Some(Err(e)) if e.status().is_some());
     if complete && smtp.pending_input() == PendingInput::Bytes {
         return Some("more replies than commands".to_string());
     }

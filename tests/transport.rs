@@ -1127,3 +1127,79 @@ fn enhanced_status_codes_decide_the_class() {
         ok(&mut h, "MAILEND", "", "");
     }
 }
+
+/// With CHUNKING the content goes with the commands: a server that takes
+/// every byte of `BDAT n LAST` and then says nothing may have the message
+/// (409, not retried, not sent again); one that answers MAIL and RCPT and
+/// closes before the content is complete cannot (407), and a refusal of
+/// every recipient stays 502 although the content was sent (issue #13).
+#[test]
+fn with_chunking_the_uncertain_delivery_rule_stays_exact() {
+    fn bdat_size(line: &str) -> Option<usize> {
+        line.strip_prefix("BDAT ")?.split(' ').next()?.parse().ok()
+    }
+    for (case, code) in [("stall", 409), ("cut", 407), ("refuse all", 502)] {
+        let fault = FaultServer::start(move |mut p: Peer, n| {
+            if n > 0 || p.hello(&["PIPELINING", "CHUNKING"]).is_none() {
+                return;
+            }
+            let (Some(_mail), Some(_rcpt), Some(bdat)) = (p.line(), p.line(), p.line()) else {
+                return;
+            };
+            let size = bdat_size(&bdat).expect("BDAT n LAST");
+            match case {
+                "cut" => {
+                    p.send("250 ok\r\n250 ok\r\n");
+                    p.drop_connection();
+                }
+                _ => {
+                    let mut got = 0;
+                    while got < size {
+                        let Some(l) = p.line() else { return };
+                        got += l.len() + 2;
+                    }
+                    if case == "stall" {
+                        p.send("250 ok\r\n250 ok\r\n");
+                    } else {
+                        p.send(
+                            "250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n",
+                        );
+                    }
+                    p.stall();
+                }
+            }
+        });
+        let mut h = 0;
+        ok(
+            &mut h,
+            "MAILSMTP",
+            &format!("{};Retries=2", fault.props(2)),
+            "",
+        );
+        prep(&mut h, case);
+        // Long enough that a cut lands before the content is complete.
+        ok(
+            &mut h,
+            "MAILTEXT",
+            &"line of text\n".repeat(if case == "cut" { 400_000 } else { 10 }),
+            "",
+        );
+        let (rc, text) = call(&mut h, "MAILSEND", "", "");
+        if case == "cut" && rc == 409 {
+            // As for DATA: when the kernel took every byte before the close,
+            // lnccmd cannot know the server did not read them, and says so.
+            assert!(text.contains("may have been delivered"), "{case}: {text}");
+        } else {
+            assert_eq!(rc, code, "{case}: {text}");
+        }
+        if rc == 409 {
+            assert_eq!(
+                call(&mut h, "MAILSEND", "", "").0,
+                409,
+                "{case}: not sent again"
+            );
+            assert_eq!(fault.count("BDAT"), 1, "{case}: never retried");
+        }
+        let _ = call(&mut h, "MAILEND", "", "");
+    }
+}
