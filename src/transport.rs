@@ -1502,8 +1502,8 @@ fn out_of_step(
     // all of them, or up to a refusal that ended the exchange. After an I/O
     // failure (a write cut by the server's close) the replies it had sent
     // are expected to be there.
-    let complete = replies.len() == commands
-        || matches!(replies.last(), Some(Err(e)) if e.status().is_some());
+    let complete =
+        replies.len() == commands || matches!(replies.last(), Some(Err(e)) if e.status().is_some());
     if complete && smtp.pending_input() == PendingInput::Bytes {
         return Some("more replies than commands".to_string());
     }
