@@ -90,6 +90,15 @@ pub enum LnccmdStatus {
     /// it may have been delivered. Never retried; check the Message-ID at the
     /// server before sending again.
     DeliveryUncertain = 409,
+    /// The OAuth2 token endpoint could not be reached or did not answer
+    /// (connection, TLS, timeout, HTTP 5xx); nothing was sent, try later.
+    TokenEndpoint = 410,
+    /// The identity platform refused the token request (wrong secret,
+    /// certificate or permission: its `error` is in RESULT); nothing was sent.
+    TokenRefused = 411,
+    /// The token endpoint answered with something that is not a token
+    /// (HTML, a redirect, too large, no access_token); nothing was sent.
+    TokenResponse = 412,
     /// The server refused the sender (MAIL FROM).
     SenderRefused = 500,
     /// Some recipients were refused; the message went to the others.
@@ -146,6 +155,9 @@ impl LnccmdStatus {
         Self::ConnectionLost,
         Self::Protocol,
         Self::DeliveryUncertain,
+        Self::TokenEndpoint,
+        Self::TokenRefused,
+        Self::TokenResponse,
         Self::SenderRefused,
         Self::PartialDelivery,
         Self::AllRecipientsRefused,
@@ -208,6 +220,9 @@ impl LnccmdStatus {
             Self::DeliveryUncertain => {
                 c"delivery uncertain: the server may have the message; check before sending again"
             }
+            Self::TokenEndpoint => c"OAuth2 token endpoint unreachable; nothing sent, try again later",
+            Self::TokenRefused => c"OAuth2 token request refused by the identity platform",
+            Self::TokenResponse => c"OAuth2 token endpoint sent no usable token",
             Self::SenderRefused => c"sender refused by the server",
             Self::PartialDelivery => c"message sent, but some recipients were refused",
             Self::AllRecipientsRefused => c"all recipients refused; nothing sent",

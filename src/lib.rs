@@ -43,6 +43,7 @@ pub mod error;
 pub mod ffi;
 mod files;
 mod logfile;
+mod oauth2;
 mod props;
 mod registry;
 mod session;

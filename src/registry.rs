@@ -62,6 +62,7 @@ type ForkLocks = (
     MutexGuard<'static, Option<PathBuf>>,
     MutexGuard<'static, Vec<crate::transport::Parked>>,
     MutexGuard<'static, crate::transport::connectors::Cache>,
+    MutexGuard<'static, crate::oauth2::Cache>,
 );
 
 thread_local! {
@@ -70,10 +71,11 @@ thread_local! {
 
 /// pthread_atfork "prepare", in the thread calling fork(), before the fork:
 /// takes the table lock, the dry-run lock, the lock of the connections kept
-/// for KeepAlive and the TLS connector cache's lock (in that order, the only
-/// order in which they are ever nested; the last two are never held while
-/// another is taken), waiting for a thread inside a lookup to finish
-/// (lookups are short). The fork happens with the four locks held by the
+/// for KeepAlive, the TLS connector cache's lock and the OAuth2 token map's
+/// lock (in that order, the only order in which they are ever nested; the
+/// last three are never held while another is taken), waiting for a thread
+/// inside a lookup to finish (lookups are short; a token request holds its
+/// own slot's lock, never the map's). The fork happens with the five locks held by the
 /// forking thread, so in the child they are held by the one thread there.
 extern "C" fn before_fork() {
     let locks = (
@@ -81,6 +83,7 @@ extern "C" fn before_fork() {
         crate::dryrun::lock_for_fork(),
         crate::transport::pool_lock_for_fork(),
         crate::transport::connectors::lock_for_fork(),
+        crate::oauth2::lock_for_fork(),
     );
     // A thread already tearing down its thread-locals cannot hold the locks
     // over the fork: they are released at once and the fork goes on without.
@@ -112,7 +115,7 @@ extern "C" fn after_fork_in_parent() {
 /// no `free` runs (a session that was in use may be half-changed). The
 /// thread-local was initialised in `before_fork`, before the fork.
 extern "C" fn after_fork_in_child() {
-    let Ok(Some((mut t, dry_run, mut parked, tls))) =
+    let Ok(Some((mut t, dry_run, mut parked, tls, mut tokens))) =
         HELD_FOR_FORK.try_with(|held| held.borrow_mut().take())
     else {
         return;
@@ -120,6 +123,10 @@ extern "C" fn after_fork_in_child() {
     // The connections kept for KeepAlive are the parent's: forgotten.
     crate::transport::forget_pool_in_child(&mut parked);
     drop(parked);
+    // The OAuth2 tokens' slots are the parent's: one may be locked by a
+    // parent thread inside a token request (src/oauth2.rs).
+    crate::oauth2::forget_in_child(&mut tokens);
+    drop(tokens);
     for entry in t.sessions.values_mut() {
         let in_use = match entry {
             Entry::Live(slot) => matches!(slot.try_lock(), Err(TryLockError::WouldBlock)),

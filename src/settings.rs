@@ -27,8 +27,10 @@ pub enum TlsMode {
 pub enum AuthMethod {
     Plain,
     Login,
-    /// OAuth 2.0 bearer token in `password`.
+    /// OAuth 2.0 bearer token, Google's and Microsoft's mechanism.
     Xoauth2,
+    /// OAuth 2.0 bearer token, RFC 7628.
+    OAuthBearer,
 }
 
 /// A password or token: compared, never printed (`Debug` shows `***`).
@@ -41,12 +43,24 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// SMTP AUTH credentials (`UserId`, `password`, `AuthMethod`).
+/// What proves the user's identity to the SMTP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `password`: a password, or with AuthMethod=XOAUTH2/OAUTHBEARER a
+    /// token the caller got.
+    Password(Secret),
+    /// The OAuth2 properties: lnccmd gets the token (src/oauth2.rs).
+    OAuth2(std::sync::Arc<crate::oauth2::Client>),
+}
+
+/// SMTP AUTH credentials (`UserId`, `password` or the OAuth2 properties,
+/// `AuthMethod`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Auth {
     pub user: String,
-    pub secret: Secret,
-    /// `None` = what the server offers, PLAIN before LOGIN.
+    pub credential: Credential,
+    /// `None` = what the server offers: PLAIN before LOGIN with a password,
+    /// XOAUTH2 before OAUTHBEARER with OAuth2.
     pub method: Option<AuthMethod>,
 }
 
@@ -168,6 +182,16 @@ enum Key {
     KeepAlive,
     ReturnPath,
     TraceFile,
+    Provider,
+    OAuth2Tenant,
+    OAuth2ClientId,
+    OAuth2ClientSecret,
+    OAuth2ClientCert,
+    OAuth2CertPassword,
+    OAuth2Scope,
+    OAuth2TokenUrl,
+    OAuth2ServiceAccount,
+    OAuth2Cache,
 }
 
 const KEYS: &[(&str, Key)] = &[
@@ -204,6 +228,16 @@ const KEYS: &[(&str, Key)] = &[
     ("KeepAlive", Key::KeepAlive),
     ("ReturnPath", Key::ReturnPath),
     ("TraceFile", Key::TraceFile),
+    ("Provider", Key::Provider),
+    ("OAuth2Tenant", Key::OAuth2Tenant),
+    ("OAuth2ClientId", Key::OAuth2ClientId),
+    ("OAuth2ClientSecret", Key::OAuth2ClientSecret),
+    ("OAuth2ClientCert", Key::OAuth2ClientCert),
+    ("OAuth2CertPassword", Key::OAuth2CertPassword),
+    ("OAuth2Scope", Key::OAuth2Scope),
+    ("OAuth2TokenUrl", Key::OAuth2TokenUrl),
+    ("OAuth2ServiceAccount", Key::OAuth2ServiceAccount),
+    ("OAuth2Cache", Key::OAuth2Cache),
 ];
 
 /// Every MAILSMTP property name, spelled as documented: the names of `KEYS`,
@@ -221,7 +255,191 @@ pub(crate) const PROPERTIES: &[&str] = &{
 };
 
 /// Keys whose values are never shown, nor the text that follows them.
-const SECRET_KEYS: &[&str] = &["password", "PwdCertif"];
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "PwdCertif",
+    "OAuth2ClientSecret",
+    "OAuth2CertPassword",
+];
+
+/// `Provider`: a preset of Server, port, STARTTLS and the OAuth2 endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Provider {
+    M365,
+    Google,
+}
+
+impl Provider {
+    fn server(self) -> &'static str {
+        match self {
+            Provider::M365 => "smtp.office365.com",
+            Provider::Google => "smtp.gmail.com",
+        }
+    }
+}
+
+/// The OAuth2 properties as given (`None`: not given or empty).
+#[derive(Default)]
+struct OAuth2Props {
+    tenant: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_cert: Option<String>,
+    cert_password: String,
+    scope: Option<String>,
+    token_url: Option<String>,
+    service_account: Option<String>,
+    cache: Option<PathBuf>,
+}
+
+impl OAuth2Props {
+    /// The first property given that needs a client, for messages.
+    fn given(&self) -> Option<&'static str> {
+        [
+            (self.tenant.is_some(), "OAuth2Tenant"),
+            (self.client_secret.is_some(), "OAuth2ClientSecret"),
+            (self.client_cert.is_some(), "OAuth2ClientCert"),
+            (self.scope.is_some(), "OAuth2Scope"),
+            (self.token_url.is_some(), "OAuth2TokenUrl"),
+            (self.cache.is_some(), "OAuth2Cache"),
+        ]
+        .into_iter()
+        .find_map(|(given, name)| given.then_some(name))
+    }
+}
+
+/// The OAuth2 client of a MAILSMTP, when its properties name one: the grant
+/// (client secret, client certificate or Google service account), the token
+/// endpoint and the scope, with the provider's defaults (docs/oauth2.md).
+fn oauth2_client(
+    o: OAuth2Props,
+    provider: Option<Provider>,
+    mailbox: String,
+    trust: &[Vec<u8>],
+    timeout: Duration,
+) -> Result<Option<crate::oauth2::Client>> {
+    use crate::oauth2::{self, Grant};
+    let missing = |msg: String| Error::new(LnccmdStatus::MissingProperty, msg);
+    let given = o.given();
+    let (grant, token_url, scope) = match (o.service_account, o.client_id) {
+        (Some(_), Some(_)) => {
+            return Err(bad_value(
+                "'OAuth2ServiceAccount' (a Google service account) and 'OAuth2ClientId' (a Microsoft app) are both given: give one of them".into(),
+            ));
+        }
+        (Some(file), None) => {
+            if provider == Some(Provider::M365) {
+                return Err(bad_value(
+                    "Provider=M365 takes OAuth2ClientId with OAuth2ClientSecret or OAuth2ClientCert, not 'OAuth2ServiceAccount' (Google's)".into(),
+                ));
+            }
+            if let Some(name) = [
+                (o.client_secret.is_some(), "OAuth2ClientSecret"),
+                (o.client_cert.is_some(), "OAuth2ClientCert"),
+                (o.tenant.is_some(), "OAuth2Tenant"),
+            ]
+            .into_iter()
+            .find_map(|(g, n)| g.then_some(n))
+            {
+                return Err(bad_value(format!(
+                    "'{name}' is for a Microsoft app; a Google service account ('OAuth2ServiceAccount') signs with the key in its file"
+                )));
+            }
+            let sa = oauth2::load_service_account(&file)?;
+            let token_url = o
+                .token_url
+                .or(sa.token_uri)
+                .unwrap_or_else(|| oauth2::GOOGLE_TOKEN_URL.to_string());
+            (
+                Grant::ServiceAccount {
+                    client_email: sa.client_email,
+                    key: sa.key,
+                    key_id: sa.key_id,
+                },
+                token_url,
+                o.scope.unwrap_or_else(|| oauth2::GOOGLE_SCOPE.to_string()),
+            )
+        }
+        (None, Some(client_id)) => {
+            if provider == Some(Provider::Google) {
+                return Err(bad_value(
+                    "Provider=Google takes a service account ('OAuth2ServiceAccount', its JSON key file): Google gives no client-credentials token for SMTP".into(),
+                ));
+            }
+            if client_id.chars().any(|c| c.is_control() || c == ' ') {
+                return Err(bad_value("'OAuth2ClientId' holds a blank or a control character".into()));
+            }
+            let grant = match (o.client_secret, o.client_cert) {
+                (Some(_), Some(_)) => {
+                    return Err(bad_value(
+                        "'OAuth2ClientSecret' and 'OAuth2ClientCert' are both given: give one of them".into(),
+                    ));
+                }
+                (Some(secret), None) => Grant::Secret {
+                    client_id,
+                    secret: Secret(secret),
+                },
+                (None, Some(file)) => {
+                    let (key, x5t_s256) = oauth2::load_client_cert(&file, &o.cert_password)?;
+                    Grant::Certificate {
+                        client_id,
+                        key,
+                        x5t_s256,
+                    }
+                }
+                (None, None) => {
+                    return Err(missing(
+                        "'OAuth2ClientId' needs 'OAuth2ClientSecret' (the app's client secret) or 'OAuth2ClientCert' (its certificate, .p12 or PEM)".into(),
+                    ));
+                }
+            };
+            let token_url = match (o.token_url, o.tenant) {
+                (Some(url), _) => url,
+                (None, Some(tenant)) => {
+                    let ok = !tenant.is_empty()
+                        && tenant
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+                    if !ok {
+                        return Err(bad_value(format!(
+                            "'OAuth2Tenant' must be the directory (tenant) ID or a domain such as contoso.onmicrosoft.com, not '{}'",
+                            printable(&tenant)
+                        )));
+                    }
+                    oauth2::microsoft_token_url(&tenant)
+                }
+                (None, None) => {
+                    return Err(missing(
+                        "'OAuth2ClientId' needs 'OAuth2Tenant' (the directory (tenant) ID of the app registration) or 'OAuth2TokenUrl'".into(),
+                    ));
+                }
+            };
+            (
+                grant,
+                token_url,
+                o.scope.unwrap_or_else(|| oauth2::MICROSOFT_SCOPE.to_string()),
+            )
+        }
+        (None, None) => {
+            if let Some(name) = given {
+                return Err(missing(format!(
+                    "'{name}' is given without 'OAuth2ClientId' (Microsoft) or 'OAuth2ServiceAccount' (Google)"
+                )));
+            }
+            return Ok(None);
+        }
+    };
+    crate::oauth2::Client::new(
+        grant,
+        token_url,
+        scope,
+        mailbox,
+        o.cache,
+        trust.to_vec(),
+        timeout,
+    )
+    .map(Some)
+}
 
 fn bad_value(msg: String) -> Error {
     Error::new(LnccmdStatus::BadValue, msg)
@@ -438,7 +656,9 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     let mut timeout = 60u32;
     let mut helo = None;
     let mut smtps = false;
-    let mut enable_ssl = false;
+    let mut enable_ssl = None;
+    let mut provider = None;
+    let mut o = OAuth2Props::default();
     let mut test_mode = false;
     let mut allow_plain_auth = false;
     let mut user = None;
@@ -536,7 +756,51 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                     )));
                 };
             }
-            Key::EnableSsl => enable_ssl = parse_bool(name, v)?,
+            Key::EnableSsl => enable_ssl = Some(parse_bool(name, v)?),
+            Key::Provider => {
+                let v = text_value(p, name, false)?;
+                provider = match v.to_ascii_uppercase().as_str() {
+                    "" => None,
+                    "M365" => Some(Provider::M365),
+                    "GOOGLE" => Some(Provider::Google),
+                    _ => {
+                        return Err(bad_value(format!(
+                            "'Provider' must be M365 or Google, not '{}'",
+                            printable(&v)
+                        )));
+                    }
+                };
+            }
+            Key::OAuth2ClientSecret => {
+                let v = text_value(p, name, true)?;
+                o.client_secret = (!v.is_empty()).then_some(v);
+            }
+            Key::OAuth2CertPassword => o.cert_password = text_value(p, name, true)?,
+            Key::OAuth2Cache => {
+                let v = text_value(p, name, false)?;
+                o.cache = if v.is_empty() {
+                    None
+                } else {
+                    Some(check_logfile(name, &v)?)
+                };
+            }
+            Key::OAuth2Tenant
+            | Key::OAuth2ClientId
+            | Key::OAuth2ClientCert
+            | Key::OAuth2Scope
+            | Key::OAuth2TokenUrl
+            | Key::OAuth2ServiceAccount => {
+                let v = text_value(p, name, false)?;
+                let v = (!v.is_empty()).then_some(v);
+                match key {
+                    Key::OAuth2Tenant => o.tenant = v,
+                    Key::OAuth2ClientId => o.client_id = v,
+                    Key::OAuth2ClientCert => o.client_cert = v,
+                    Key::OAuth2Scope => o.scope = v,
+                    Key::OAuth2TokenUrl => o.token_url = v,
+                    _ => o.service_account = v,
+                }
+            }
             Key::UseTestMode => test_mode = parse_bool(name, v)?,
             Key::AllowPlainAuth => allow_plain_auth = parse_bool(name, v)?,
             Key::Sign => sm.sign = parse_bool(name, v)?,
@@ -590,9 +854,10 @@ pub fn parse(parm1: &str) -> Result<Settings> {
                     "PLAIN" => AuthMethod::Plain,
                     "LOGIN" => AuthMethod::Login,
                     "XOAUTH2" => AuthMethod::Xoauth2,
+                    "OAUTHBEARER" => AuthMethod::OAuthBearer,
                     _ => {
                         return Err(bad_value(format!(
-                            "'AuthMethod' must be PLAIN, LOGIN or XOAUTH2, not '{}'",
+                            "'AuthMethod' must be PLAIN, LOGIN, XOAUTH2 or OAUTHBEARER, not '{}'",
                             printable(&v)
                         )));
                     }
@@ -620,6 +885,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
         }
     }
 
+    let server = server.or_else(|| provider.map(|p| p.server().to_string()));
     let Some(server) = server else {
         return Err(Error::new(
             LnccmdStatus::MissingProperty,
@@ -662,28 +928,50 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     }
     let reply = reply.map(|r| mailbox(r, check_mail)).transpose()?;
     let return_path = return_path.map(|r| mailbox(r, check_mail)).transpose()?;
+    // A provider's submission port takes STARTTLS, required.
+    let enable_ssl = enable_ssl.unwrap_or(provider.is_some());
     let tls = match (smtps, enable_ssl) {
         (true, _) => TlsMode::Smtps,
         (false, true) => TlsMode::StartTls,
         (false, false) => TlsMode::None,
     };
-    let auth = match (user, password) {
-        (Some(user), Some(pw)) => Some(Auth {
+    let timeout = Duration::from_secs(timeout.into());
+    let mailbox = user.clone().unwrap_or_else(|| sender.email.to_string());
+    let oauth = oauth2_client(o, provider, mailbox.clone(), &trust, timeout)?;
+    let auth = match (user, password, oauth) {
+        (_, Some(_), Some(_)) => {
+            return Err(bad_value(
+                "'password' and an OAuth2 client are both given: with OAuth2ClientId or OAuth2ServiceAccount lnccmd gets the token itself; remove 'password'".into(),
+            ));
+        }
+        (_, None, Some(client)) => {
+            if matches!(method, Some(AuthMethod::Plain | AuthMethod::Login)) {
+                return Err(bad_value(
+                    "an OAuth2 client authenticates with a token: AuthMethod must be XOAUTH2 or OAUTHBEARER (or not given)".into(),
+                ));
+            }
+            Some(Auth {
+                user: mailbox,
+                credential: Credential::OAuth2(std::sync::Arc::new(client)),
+                method,
+            })
+        }
+        (Some(user), Some(pw), None) => Some(Auth {
             user,
-            secret: Secret(pw),
+            credential: Credential::Password(Secret(pw)),
             method,
         }),
-        (None, None) if method.is_none() => None,
-        (None, _) => {
+        (None, None, None) if method.is_none() => None,
+        (None, _, None) => {
             return Err(Error::new(
                 LnccmdStatus::MissingProperty,
                 "'password' or 'AuthMethod' is given without 'UserId'",
             ));
         }
-        (Some(_), None) => {
+        (Some(_), None, None) => {
             return Err(Error::new(
                 LnccmdStatus::MissingProperty,
-                "'UserId' is given without 'password' (the OAuth2 token with AuthMethod=XOAUTH2)",
+                "'UserId' is given without 'password', 'OAuth2ClientId' or 'OAuth2ServiceAccount'",
             ));
         }
     };
@@ -694,12 +982,16 @@ pub fn parse(parm1: &str) -> Result<Settings> {
              (or SSLType=SMTPS), or AllowPlainAuth=true if the network is trusted",
         ));
     }
-    let port = port.unwrap_or(if smtps { 465 } else { 25 });
+    let port = port.unwrap_or(match (smtps, provider) {
+        (true, _) => 465,
+        (false, Some(_)) => 587,
+        (false, None) => 25,
+    });
     Ok(Settings {
         endpoint: Endpoint {
             server,
             port,
-            timeout: Duration::from_secs(timeout.into()),
+            timeout,
             helo,
             tls,
             test_mode,
@@ -925,7 +1217,7 @@ mod tests {
             (auth.user.as_str(), auth.method),
             ("u", Some(AuthMethod::Login))
         );
-        assert_eq!(format!("{:?}", auth.secret), "***");
+        assert_eq!(format!("{:?}", auth.credential), "Password(***)");
         // Credentials in clear: refused unless AllowPlainAuth.
         let e = parse(&format!("{base};UserId=u;password=p")).unwrap_err();
         assert_eq!(e.status, LnccmdStatus::AuthUnavailable);

@@ -83,7 +83,7 @@ impl Algo {
     }
 }
 
-fn cert_error(status: LnccmdStatus, file: &str, why: String) -> Error {
+pub(crate) fn cert_error(status: LnccmdStatus, file: &str, why: String) -> Error {
     Error::new(
         status,
         format!("certificate file '{}' {why}", printable(file)),
@@ -110,7 +110,7 @@ pub fn cert_emails(cert: &X509) -> Vec<String> {
 }
 
 /// Whether `cert` is valid now (not before, not after).
-fn validity(cert: &X509) -> std::result::Result<(), String> {
+pub(crate) fn validity(cert: &X509) -> std::result::Result<(), String> {
     let now = Asn1Time::days_from_now(0).map_err(|e| e.to_string())?;
     if cert.not_before() > now {
         return Err(format!("is not valid before {}", cert.not_before()));
@@ -121,12 +121,15 @@ fn validity(cert: &X509) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Loads `Certif` with `PwdCertif` and checks it can sign for `sender`
-/// (docs/contract.md §6.4): each problem has its own code, the file is named, the
-/// password never.
-pub fn load_identity(file: &str, password: &str, sender: &str) -> Result<Identity> {
-    let der = crate::files::read("certificate file", Path::new(file))?;
-    let p12 = Pkcs12::from_der(&der).map_err(|_| {
+/// Opens a PKCS#12 file (also one with the legacy RC2/3DES encryption of
+/// older exports) with the password of the property `password_property`.
+pub(crate) fn parse_p12(
+    file: &str,
+    der: &[u8],
+    password: &str,
+    password_property: &str,
+) -> Result<openssl::pkcs12::ParsedPkcs12_2> {
+    let p12 = Pkcs12::from_der(der).map_err(|_| {
         cert_error(
             LnccmdStatus::CertLoad,
             file,
@@ -134,13 +137,13 @@ pub fn load_identity(file: &str, password: &str, sender: &str) -> Result<Identit
         )
     })?;
     Lazy::force(&LEGACY);
-    let parsed = p12.parse2(password).map_err(|e| {
+    p12.parse2(password).map_err(|e| {
         let text = e.to_string();
         if text.contains("mac verify failure") || text.contains("mac_verify") {
             cert_error(
                 LnccmdStatus::CertPassword,
                 file,
-                "cannot be opened with this password (PwdCertif)".into(),
+                format!("cannot be opened with this password ({password_property})"),
             )
         } else {
             cert_error(
@@ -149,7 +152,15 @@ pub fn load_identity(file: &str, password: &str, sender: &str) -> Result<Identit
                 format!("cannot be read: {text}"),
             )
         }
-    })?;
+    })
+}
+
+/// Loads `Certif` with `PwdCertif` and checks it can sign for `sender`
+/// (docs/contract.md §6.4): each problem has its own code, the file is named, the
+/// password never.
+pub fn load_identity(file: &str, password: &str, sender: &str) -> Result<Identity> {
+    let der = crate::files::read("certificate file", Path::new(file))?;
+    let parsed = parse_p12(file, &der, password, "PwdCertif")?;
     let Some(key) = parsed.pkey else {
         return Err(cert_error(
             LnccmdStatus::CertLoad,

@@ -19,7 +19,7 @@ use lettre::transport::smtp::response::Response;
 use crate::compose::Outgoing;
 use crate::error::{Error, LnccmdStatus, Result};
 use crate::props::escape_controls;
-use crate::settings::{AuthMethod, Endpoint, TlsMode};
+use crate::settings::{AuthMethod, Credential, Endpoint, TlsMode};
 
 type SmtpError = lettre::transport::smtp::Error;
 
@@ -434,6 +434,12 @@ fn hello(ep: &Endpoint) -> ClientId {
 }
 
 fn open(ep: &Endpoint) -> Result<Connection> {
+    // The OAuth2 token first: when the token endpoint fails, no connection
+    // to the SMTP server was opened for nothing.
+    let token = match ep.auth.as_ref().map(|a| &a.credential) {
+        Some(Credential::OAuth2(client)) => Some(crate::oauth2::token(client)?),
+        _ => None,
+    };
     let hello = hello(ep);
     let addr = (ep.server.as_str(), ep.port);
     let timeout = Some(ep.timeout);
@@ -475,7 +481,7 @@ fn open(ep: &Endpoint) -> Result<Connection> {
         }
     };
     if let Some(auth) = &ep.auth {
-        authenticate(&mut smtp, ep, auth)?;
+        authenticate(&mut smtp, ep, auth, token)?;
     }
     let tls = smtp.is_encrypted().then(|| TlsInfo {
         protocol: smtp
@@ -573,32 +579,55 @@ fn tracer(ep: &Endpoint) -> Option<lettre::transport::smtp::client::Trace> {
     }))
 }
 
-/// AUTH with what the server offers (PLAIN before LOGIN) or `AuthMethod`;
-/// never over an unencrypted connection unless AllowPlainAuth.
+/// AUTH with what the server offers (PLAIN before LOGIN with a password,
+/// XOAUTH2 before OAUTHBEARER with a token) or `AuthMethod`; never over an
+/// unencrypted connection unless AllowPlainAuth. `token` is the OAuth2
+/// token `open` got for this connection: refused while it came from the
+/// cache, it is renewed once and AUTH tried once more (issue #14).
 fn authenticate(
     smtp: &mut SmtpConnection,
     ep: &Endpoint,
     auth: &crate::settings::Auth,
+    token: Option<crate::oauth2::Token>,
+) -> Result<()> {
+    let result = authenticate_once_or_twice(smtp, ep, auth, token);
+    if result.is_err() {
+        // The server keeps the session open after a refused AUTH: end it
+        // properly (RFC 5321 §4.1.1.10), QUIT and close_notify.
+        smtp.abort();
+    }
+    result
+}
+
+fn authenticate_once_or_twice(
+    smtp: &mut SmtpConnection,
+    ep: &Endpoint,
+    auth: &crate::settings::Auth,
+    token: Option<crate::oauth2::Token>,
 ) -> Result<()> {
     if !smtp.is_encrypted() && !ep.allow_plain_auth {
         // Settings refuse this combination already; kept as the last guard.
-        smtp.abort();
         return Err(Error::new(
             LnccmdStatus::AuthUnavailable,
             "credentials would be sent over an unencrypted connection: nothing was sent",
         ));
     }
+    let oauth2 = match &auth.credential {
+        Credential::OAuth2(client) => Some(client),
+        Credential::Password(_) => None,
+    };
     let mechanisms: &[Mechanism] = match auth.method {
+        None if oauth2.is_some() => &[Mechanism::Xoauth2, Mechanism::OAuthBearer],
         None => &[Mechanism::Plain, Mechanism::Login],
         Some(AuthMethod::Plain) => &[Mechanism::Plain],
         Some(AuthMethod::Login) => &[Mechanism::Login],
         Some(AuthMethod::Xoauth2) => &[Mechanism::Xoauth2],
+        Some(AuthMethod::OAuthBearer) => &[Mechanism::OAuthBearer],
     };
     let offered = mechanisms
         .iter()
         .any(|m| smtp.server_info().supports_auth_mechanism(*m));
     if !offered {
-        smtp.abort();
         return Err(Error::new(
             LnccmdStatus::AuthUnavailable,
             format!(
@@ -617,26 +646,58 @@ fn authenticate(
             ),
         ));
     }
-    let creds = Credentials::new(auth.user.clone(), auth.secret.0.clone());
-    smtp.auth(mechanisms, &creds)
-        .inspect_err(|_| {
-            // The server keeps the session open after a refused AUTH: end it
-            // properly (RFC 5321 §4.1.1.10), QUIT and close_notify.
-            smtp.abort();
-        })
-        .map_err(|e| match e.status() {
-            Some(_) if e.is_permanent() => Error::new(
+    let refused = |e: &SmtpError| e.status().is_some() && e.is_permanent();
+    let fail = |e: SmtpError, what: String| {
+        if refused(&e) {
+            Error::new(
                 LnccmdStatus::AuthFailed,
                 format!(
-                    "{} refused the credentials of user '{}': {}",
+                    "{} refused {what}: {}",
                     ep.display(),
-                    crate::props::printable(&auth.user),
                     reply_text(&e)
                 ),
+            )
+        } else {
+            classify(&e, Stage::Connect, ep)
+        }
+    };
+    let user = crate::props::printable(&auth.user);
+    let (Some(client), Some(token)) = (oauth2, token) else {
+        let secret = match &auth.credential {
+            Credential::Password(s) => s.0.clone(),
+            // `open` gets the token before it connects.
+            Credential::OAuth2(_) => unreachable!("an OAuth2 AUTH without its token"),
+        };
+        let creds = Credentials::new(auth.user.clone(), secret);
+        return smtp
+            .auth(mechanisms, &creds)
+            .map(drop)
+            .map_err(|e| fail(e, format!("the credentials of user '{user}'")));
+    };
+    let creds = |t: &crate::settings::Secret| Credentials::new(auth.user.clone(), t.0.clone());
+    match smtp.auth(mechanisms, &creds(&token.value)) {
+        Ok(_) => Ok(()),
+        Err(e) if refused(&e) && token.cached => {
+            // Revoked, or expired early: one new token, one new AUTH.
+            let fresh = crate::oauth2::renew(client, &token.value)?;
+            smtp.auth(mechanisms, &creds(&fresh.value))
+                .map(drop)
+                .map_err(|e| {
+                    fail(
+                        e,
+                        format!(
+                            "a new OAuth2 token for '{user}' as well as the cached one (check the app's permission to send as this mailbox, docs/oauth2.md)"
+                        ),
+                    )
+                })
+        }
+        Err(e) => Err(fail(
+            e,
+            format!(
+                "the OAuth2 token just issued for '{user}' (check the app's permission to send as this mailbox, docs/oauth2.md)"
             ),
-            _ => classify(&e, Stage::Connect, ep),
-        })?;
-    Ok(())
+        )),
+    }
 }
 
 /// Forgets a connection opened by another process (this one is a child
@@ -962,7 +1023,17 @@ const REDACTED: &str = "[credentials removed]";
 /// each token, not only matching the strings sent, also catches an echo
 /// cut short or re-encoded.
 fn redact(text: &str, auth: &crate::settings::Auth) -> String {
-    let secret = auth.secret.0.as_str();
+    let secrets = match &auth.credential {
+        Credential::Password(s) => vec![s.0.clone()],
+        Credential::OAuth2(client) => crate::oauth2::secrets(client),
+    };
+    secrets
+        .iter()
+        .fold(text.to_string(), |t, secret| redact_one(&t, &auth.user, secret))
+}
+
+/// `redact` for one secret.
+fn redact_one(text: &str, user: &str, secret: &str) -> String {
     if secret.is_empty() {
         return text.to_string();
     }
@@ -971,9 +1042,13 @@ fn redact(text: &str, auth: &crate::settings::Auth) -> String {
         text = text.replace(secret, REDACTED);
     }
     let sent: Vec<String> = [
-        format!("\0{}\0{secret}", auth.user),
+        format!("\0{user}\0{secret}"),
         secret.to_string(),
-        format!("user={}\x01auth=Bearer {secret}\x01\x01", auth.user),
+        format!("user={user}\x01auth=Bearer {secret}\x01\x01"),
+        format!(
+            "n,a={},\x01auth=Bearer {secret}\x01\x01",
+            user.replace('=', "=3D").replace(',', "=2C")
+        ),
     ]
     .iter()
     .map(|s| openssl::base64::encode_block(s.as_bytes()))
@@ -1518,7 +1593,7 @@ mod tests {
     fn auth() -> Auth {
         Auth {
             user: "alice".into(),
-            secret: Secret("Tr0ub4dor&3".into()),
+            credential: Credential::Password(Secret("Tr0ub4dor&3".into())),
             method: None,
         }
     }

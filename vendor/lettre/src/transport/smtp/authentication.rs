@@ -58,6 +58,9 @@ pub enum Mechanism {
     /// Non-standard XOAUTH2 mechanism, defined in
     /// [xoauth2-protocol](https://developers.google.com/gmail/imap/xoauth2-protocol)
     Xoauth2,
+    /// lnccmd patch: OAUTHBEARER mechanism (OAuth 2.0 bearer token), defined in
+    /// [RFC 7628](https://tools.ietf.org/html/rfc7628)
+    OAuthBearer,
 }
 
 impl Display for Mechanism {
@@ -66,6 +69,7 @@ impl Display for Mechanism {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
             Mechanism::Xoauth2 => "XOAUTH2",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
         })
     }
 }
@@ -74,7 +78,7 @@ impl Mechanism {
     /// Does the mechanism support initial response?
     pub fn supports_initial_response(self) -> bool {
         match self {
-            Mechanism::Plain | Mechanism::Xoauth2 => true,
+            Mechanism::Plain | Mechanism::Xoauth2 | Mechanism::OAuthBearer => true,
             Mechanism::Login => false,
         }
     }
@@ -115,10 +119,28 @@ impl Mechanism {
                 Err(error::client("Unrecognized challenge"))
             }
             Mechanism::Xoauth2 => match challenge {
-                Some(_) => Err(error::client("This mechanism does not expect a challenge")),
+                // lnccmd patch: a challenge after the initial response is the
+                // server's error report (a JSON status); the client answers
+                // with an empty response and the server then sends its 535.
+                Some(_) => Ok(String::new()),
                 None => Ok(format!(
                     "user={}\x01auth=Bearer {}\x01\x01",
                     credentials.authentication_identity, credentials.secret
+                )),
+            },
+            // lnccmd patch: RFC 7628 §3.1: the GS2 header with the identity
+            // (`,` and `=` escaped as =2C and =3D), then the bearer token; a
+            // challenge is the server's error report, answered with the dummy
+            // response %x01 (§3.2.3), after which the server fails the AUTH.
+            Mechanism::OAuthBearer => match challenge {
+                Some(_) => Ok("\x01".to_owned()),
+                None => Ok(format!(
+                    "n,a={},\x01auth=Bearer {}\x01\x01",
+                    credentials
+                        .authentication_identity
+                        .replace('=', "=3D")
+                        .replace(',', "=2C"),
+                    credentials.secret
                 )),
             },
         }
@@ -198,7 +220,22 @@ mod test {
             mechanism.response(&credentials, None).unwrap(),
             "user=username\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg==\x01\x01"
         );
-        assert!(mechanism.response(&credentials, Some("test")).is_err());
+        // lnccmd patch: the error challenge gets an empty response.
+        assert_eq!(mechanism.response(&credentials, Some("test")).unwrap(), "");
+    }
+
+    #[test]
+    fn test_oauthbearer() {
+        let mechanism = Mechanism::OAuthBearer;
+        let credentials = Credentials::new("u,s=r@example.com".to_owned(), "tok".to_owned());
+        assert_eq!(
+            mechanism.response(&credentials, None).unwrap(),
+            "n,a=u=2Cs=3Dr@example.com,\x01auth=Bearer tok\x01\x01"
+        );
+        assert_eq!(
+            mechanism.response(&credentials, Some("{}")).unwrap(),
+            "\x01"
+        );
     }
 
     #[test]

@@ -222,7 +222,13 @@ impl Display for Auth {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let encoded_response = self.response.as_ref().map(crate::base64::encode);
 
-        if self.mechanism.supports_initial_response() {
+        // lnccmd patch: the response to a challenge is a line of its own
+        // (RFC 4954 §4), also for mechanisms with an initial response, whose
+        // challenge is an error report (XOAUTH2, OAUTHBEARER). Upstream sent a
+        // whole new AUTH command instead.
+        if self.challenge.is_some() {
+            f.write_str(&encoded_response.unwrap_or_default())?;
+        } else if self.mechanism.supports_initial_response() {
             write!(f, "AUTH {} {}", self.mechanism, encoded_response.unwrap())?;
         } else {
             match encoded_response {

@@ -196,6 +196,10 @@ impl ServerInfo {
                             "XOAUTH2" => {
                                 features.insert(Extension::Authentication(Mechanism::Xoauth2));
                             }
+                            // lnccmd patch: RFC 7628.
+                            "OAUTHBEARER" => {
+                                features.insert(Extension::Authentication(Mechanism::OAuthBearer));
+                            }
                             _ => (),
                         }
                     }
