@@ -977,7 +977,7 @@ mod tests {
                 Duration::from_secs(5),
             )
         };
-        for url in ["http://login.example/token", "ftp://x/", "not a url", "https:///x"] {
+        for url in ["http://login.example/token", "ftp://x/", "not a url", "https://"] {
             let e = new(url).unwrap_err();
             assert_eq!(e.status, LnccmdStatus::BadValue, "{url}");
             assert!(e.detail.contains("OAuth2TokenUrl"), "{}", e.detail);
