@@ -730,14 +730,11 @@ pub fn close(slot: &mut Option<Connection>) {
 /// carry another transaction.
 pub fn park(slot: &mut Option<Connection>, keep: std::time::Duration) {
     forget_if_inherited(slot);
+    let reusable = slot.as_mut().is_some_and(|c| {
+        !keep.is_zero() && !c.smtp.has_broken() && c.smtp.pending_input() == PendingInput::Nothing
+    });
     match slot.take() {
-        Some(c)
-            if !keep.is_zero()
-                && !c.smtp.has_broken()
-                && c.smtp.pending_input() == PendingInput::Nothing =>
-        {
-            pool::put(c, keep)
-        }
+        Some(c) if reusable => pool::put(c, keep),
         other => close(&mut { other }),
     }
 }
@@ -1268,7 +1265,7 @@ fn attempt(
     // left unread) and the server's answers are out of step with the
     // commands. Before the content: drop the connection, nothing was
     // delivered; after it (BDAT), the server may have the message.
-    if let Some(problem) = out_of_step(&replies, commands.len(), chunking, &conn.smtp) {
+    if let Some(problem) = out_of_step(&replies, commands.len(), chunking, &mut conn.smtp) {
         slot.take();
         if content_sent {
             return Err(uncertain(
@@ -1558,7 +1555,7 @@ fn out_of_step(
     replies: &[std::result::Result<Response, SmtpError>],
     commands: usize,
     chunking: bool,
-    smtp: &SmtpConnection,
+    smtp: &mut SmtpConnection,
 ) -> Option<String> {
     for (i, reply) in replies.iter().enumerate() {
         let Ok(resp) = reply else { continue };

@@ -5,6 +5,7 @@
 
 pub mod exim;
 pub mod fault;
+pub mod oauth2;
 pub mod opensmtpd;
 pub mod pki;
 pub mod postfix;
@@ -295,6 +296,10 @@ pub const TEST_SECRETS: &[&str] = &[
     "wrong-one",
     "Sup3rSecret",
     "Ex-s3cret",
+    // tests/oauth2.rs: client secrets and certificate passwords.
+    "Ms-s3cret-value",
+    "Wr0ng-s3cret",
+    "Cert-pw-9",
 ];
 
 pub fn assert_no_secret(place: &str, text: &str) {

@@ -695,6 +695,16 @@ impl<S: io::Read + io::Write> TlsStream<S> {
         self.0.negotiated()
     }
 
+    /// lnccmd patch: reads without consuming (`SSL_peek`), with the OpenSSL
+    /// backend only: `Ok(0)` once the peer closed the TLS session
+    /// (close_notify) or the connection, `WouldBlock` on a non-blocking
+    /// socket with no application data yet (a record that is not data, such
+    /// as a session ticket, is processed and leaves nothing to read).
+    #[cfg(not(any(target_vendor = "apple", target_os = "windows")))]
+    pub fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.peek(buf)
+    }
+
     /// Returns the tls-server-end-point channel binding data as defined in [RFC 5929].
     ///
     /// [RFC 5929]: https://tools.ietf.org/html/rfc5929

@@ -462,6 +462,18 @@ impl<S: io::Read + io::Write> TlsStream<S> {
         Some((ssl.version_str().to_string(), cipher))
     }
 
+    /// lnccmd patch: `TlsStream::peek`.
+    pub fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.0.ssl_peek(buf) {
+            Ok(n) => Ok(n),
+            Err(e) if e.code() == openssl::ssl::ErrorCode::ZERO_RETURN => Ok(0),
+            Err(e) if e.code() == openssl::ssl::ErrorCode::SYSCALL && e.io_error().is_none() => Ok(0),
+            Err(e) => Err(e
+                .into_io_error()
+                .unwrap_or_else(|e| io::Error::new(io::ErrorKind::Other, e))),
+        }
+    }
+
     #[cfg(feature = "alpn")]
     pub fn negotiated_alpn(&self) -> Result<Option<Vec<u8>>, Error> {
         Ok(self
@@ -505,7 +517,7 @@ impl<S: io::Read + io::Write> TlsStream<S> {
     pub fn shutdown(&mut self) -> io::Result<()> {
         match self.0.shutdown() {
             Ok(_) => Ok(()),
-            Err(ref e) if e.code() == ssl::ErrorCode::ZERO_RETURN => Ok(()),
+            Err(ref e) if e.code() == openssl::ssl::ErrorCode::ZERO_RETURN => Ok(()),
             Err(e) => Err(e.into_io_error().unwrap_or_else(io::Error::other)),
         }
     }

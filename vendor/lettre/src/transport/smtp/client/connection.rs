@@ -185,11 +185,11 @@ impl SmtpConnection {
     /// checks it before a transaction on a reused connection, and after the
     /// last reply it expects, so that a stray reply is never read as the
     /// answer to the next command.
-    pub fn pending_input(&self) -> PendingInput {
+    pub fn pending_input(&mut self) -> PendingInput {
         if !self.stream.buffer().is_empty() {
             return PendingInput::Bytes;
         }
-        self.stream.get_ref().pending_input()
+        self.stream.get_mut().pending_input()
     }
 
     /// lnccmd patch: the negotiated TLS version and cipher suite
@@ -304,14 +304,22 @@ impl SmtpConnection {
 
         while challenges > 0 && response.has_code(334) {
             challenges -= 1;
-            response = try_smtp!(
-                self.command(Auth::new_from_response(
-                    mechanism,
-                    credentials.clone(),
-                    &response,
-                )?),
-                self
-            );
+            // lnccmd patch: a refusal (535 after the answer to an error
+            // challenge) leaves the session usable, as after a refused
+            // initial response (RFC 4954 §4): another AUTH may follow. Only
+            // a broken dialogue ends the connection.
+            response = match self.command(Auth::new_from_response(
+                mechanism,
+                credentials.clone(),
+                &response,
+            )?) {
+                Ok(r) => r,
+                Err(e) if e.status().is_some() => return Err(e),
+                Err(e) => {
+                    self.abort();
+                    return Err(e);
+                }
+            };
         }
 
         if challenges == 0 {

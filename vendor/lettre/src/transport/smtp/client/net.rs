@@ -87,7 +87,7 @@ impl NetworkStream {
     /// lnccmd patch: what is waiting to be read on the socket, without
     /// reading it or blocking: nothing, bytes, or the peer's close. A TLS
     /// record counts as bytes whatever it holds (a stray reply, an alert).
-    pub fn pending_input(&self) -> PendingInput {
+    pub fn pending_input(&mut self) -> PendingInput {
         let tcp = match &self.inner {
             InnerNetworkStream::Tcp(s) => s,
             #[cfg(feature = "native-tls")]
@@ -102,7 +102,27 @@ impl NetworkStream {
             return PendingInput::Closed;
         }
         let mut byte = [0u8; 1];
-        let peeked = tcp.peek(&mut byte);
+        let mut peeked = tcp.peek(&mut byte);
+        // lnccmd patch (with native-tls's `peek`): under TLS, bytes in the
+        // socket may be no data at all: the server's close_notify after its
+        // last reply (it closes), or a TLS 1.3 session ticket. Only what
+        // decrypts to data is input; a close_notify is the server's close.
+        #[cfg(feature = "native-tls")]
+        if let (Ok(n), InnerNetworkStream::NativeTls(tls)) = (&peeked, &mut self.inner) {
+            if *n > 0 {
+                peeked = tls.peek(&mut byte);
+            }
+        }
+        let tcp = match &self.inner {
+            InnerNetworkStream::Tcp(s) => s,
+            #[cfg(feature = "native-tls")]
+            InnerNetworkStream::NativeTls(s) => s.get_ref(),
+            #[cfg(feature = "rustls")]
+            InnerNetworkStream::Rustls(s) => s.get_ref(),
+            #[cfg(feature = "boring-tls")]
+            InnerNetworkStream::BoringTls(s) => s.get_ref(),
+            InnerNetworkStream::None => return PendingInput::Closed,
+        };
         if tcp.set_nonblocking(false).is_err() {
             return PendingInput::Closed;
         }
