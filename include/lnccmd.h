@@ -192,6 +192,21 @@ typedef enum lnccmd_status {
    */
   LNCCMD_STATUS_DELIVERY_UNCERTAIN = 409,
   /**
+   * The OAuth2 token endpoint could not be reached or did not answer
+   * (connection, TLS, timeout, HTTP 5xx); nothing was sent, try later.
+   */
+  LNCCMD_STATUS_TOKEN_ENDPOINT = 410,
+  /**
+   * The identity platform refused the token request (wrong secret,
+   * certificate or permission: its `error` is in RESULT); nothing was sent.
+   */
+  LNCCMD_STATUS_TOKEN_REFUSED = 411,
+  /**
+   * The token endpoint answered with something that is not a token
+   * (HTML, a redirect, too large, no access_token); nothing was sent.
+   */
+  LNCCMD_STATUS_TOKEN_RESPONSE = 412,
+  /**
    * The server refused the sender (MAIL FROM).
    */
   LNCCMD_STATUS_SENDER_REFUSED = 500,

@@ -220,7 +220,9 @@ impl LnccmdStatus {
             Self::DeliveryUncertain => {
                 c"delivery uncertain: the server may have the message; check before sending again"
             }
-            Self::TokenEndpoint => c"OAuth2 token endpoint unreachable; nothing sent, try again later",
+            Self::TokenEndpoint => {
+                c"OAuth2 token endpoint unreachable; nothing sent, try again later"
+            }
             Self::TokenRefused => c"OAuth2 token request refused by the identity platform",
             Self::TokenResponse => c"OAuth2 token endpoint sent no usable token",
             Self::SenderRefused => c"sender refused by the server",

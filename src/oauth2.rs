@@ -140,7 +140,9 @@ impl Client {
             )));
         }
         if scope.is_empty() || scope.chars().any(|c| c.is_control()) {
-            return Err(bad_value("'OAuth2Scope' is empty or holds a control character".into()));
+            return Err(bad_value(
+                "'OAuth2Scope' is empty or holds a control character".into(),
+            ));
         }
         let credential = match &grant {
             Grant::Secret { secret, .. } => hash(MessageDigest::sha256(), secret.0.as_bytes()),
@@ -319,7 +321,9 @@ pub fn load_service_account(file: &str) -> Result<ServiceAccount> {
     };
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad("is not JSON"))?;
     if v.get("type").and_then(Value::as_str) != Some("service_account") {
-        return Err(bad("is not a service-account key (its \"type\" is not \"service_account\")"));
+        return Err(bad(
+            "is not a service-account key (its \"type\" is not \"service_account\")",
+        ));
     }
     let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let client_email = text("client_email").ok_or_else(|| bad("has no \"client_email\""))?;
@@ -537,9 +541,12 @@ fn jti() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The fields of a token request.
+type Form = Vec<(&'static str, String)>;
+
 /// The form of the token request and the assertion in it (to clear from
 /// any text the endpoint sends back).
-fn form(c: &Client) -> Result<(Vec<(&'static str, String)>, Option<String>)> {
+fn form(c: &Client) -> Result<(Form, Option<String>)> {
     let now = unix_now();
     Ok(match &c.grant {
         Grant::Secret { client_id, secret } => (
@@ -688,7 +695,10 @@ fn request(c: &Client) -> Result<(Secret, Duration)> {
             };
             return Err(Error::new(
                 LnccmdStatus::TokenEndpoint,
-                format!("{} failed: {why}; nothing was sent, try again later", c.step()),
+                format!(
+                    "{} failed: {why}; nothing was sent, try again later",
+                    c.step()
+                ),
             ));
         }
     };
@@ -893,7 +903,11 @@ mod disk {
             .mode(0o600)
             .open(&tmp)
             .and_then(|mut f| {
-                f.write_all(json!({"version": 1, "tokens": tokens}).to_string().as_bytes())?;
+                f.write_all(
+                    json!({"version": 1, "tokens": tokens})
+                        .to_string()
+                        .as_bytes(),
+                )?;
                 f.sync_all()
             });
         if written.is_err() || std::fs::rename(&tmp, path).is_err() {
@@ -949,7 +963,7 @@ mod tests {
         assert_eq!(parts.len(), 3);
         let unb64 = |s: &str| {
             let mut t = s.replace('-', "+").replace('_', "/");
-            while t.len() % 4 != 0 {
+            while !t.len().is_multiple_of(4) {
                 t.push('=');
             }
             openssl::base64::decode_block(&t).unwrap()
@@ -957,7 +971,10 @@ mod tests {
         assert_eq!(unb64(parts[1]), br#"{"sub":"x"}"#);
         let mut v = openssl::sign::Verifier::new(MessageDigest::sha256(), &key).unwrap();
         let input = format!("{}.{}", parts[0], parts[1]);
-        assert!(v.verify_oneshot(&unb64(parts[2]), input.as_bytes()).unwrap());
+        assert!(
+            v.verify_oneshot(&unb64(parts[2]), input.as_bytes())
+                .unwrap()
+        );
     }
 
     #[test]
@@ -977,7 +994,12 @@ mod tests {
                 Duration::from_secs(5),
             )
         };
-        for url in ["http://login.example/token", "ftp://x/", "not a url", "https://"] {
+        for url in [
+            "http://login.example/token",
+            "ftp://x/",
+            "not a url",
+            "https://",
+        ] {
             let e = new(url).unwrap_err();
             assert_eq!(e.status, LnccmdStatus::BadValue, "{url}");
             assert!(e.detail.contains("OAuth2TokenUrl"), "{}", e.detail);

@@ -367,7 +367,9 @@ fn oauth2_client(
                 ));
             }
             if client_id.chars().any(|c| c.is_control() || c == ' ') {
-                return Err(bad_value("'OAuth2ClientId' holds a blank or a control character".into()));
+                return Err(bad_value(
+                    "'OAuth2ClientId' holds a blank or a control character".into(),
+                ));
             }
             let grant = match (o.client_secret, o.client_cert) {
                 (Some(_), Some(_)) => {
@@ -417,7 +419,8 @@ fn oauth2_client(
             (
                 grant,
                 token_url,
-                o.scope.unwrap_or_else(|| oauth2::MICROSOFT_SCOPE.to_string()),
+                o.scope
+                    .unwrap_or_else(|| oauth2::MICROSOFT_SCOPE.to_string()),
             )
         }
         (None, None) => {
@@ -1267,6 +1270,69 @@ mod tests {
                 assert!(!e.detail.contains(fragment), "{s}: {}", e.detail);
             }
         }
+    }
+
+    #[test]
+    fn a_provider_preset_fills_server_port_starttls_and_the_token_endpoint() {
+        let ms = "Provider=M365;Sender=payroll@contoso.test;OAuth2Tenant=contoso.onmicrosoft.com;\
+                  OAuth2ClientId=app;OAuth2ClientSecret=\"Ms-s3cret-value\"";
+        let s = parse(ms).unwrap();
+        let ep = &s.endpoint;
+        assert_eq!(
+            (ep.server.as_str(), ep.port, ep.tls),
+            ("smtp.office365.com", 587, TlsMode::StartTls)
+        );
+        let auth = ep.auth.as_ref().unwrap();
+        assert_eq!(
+            auth.user, "payroll@contoso.test",
+            "UserId defaults to the Sender"
+        );
+        assert_eq!(
+            auth.method, None,
+            "XOAUTH2 first, then OAUTHBEARER, from EHLO"
+        );
+        let Credential::OAuth2(client) = &auth.credential else {
+            panic!("no OAuth2 client");
+        };
+        assert_eq!(
+            client.token_url,
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        assert_eq!(client.scope, "https://outlook.office365.com/.default");
+        assert!(!format!("{s:?}").contains("Ms-s3cret-value"));
+        // Any explicit property overrides the preset.
+        let s = parse(&format!(
+            "{ms};Server=relay.contoso.test;port=2525;SSLType=SMTPS;OAuth2Scope=\"api://x/.default\";UserId=hr@contoso.test"
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.endpoint.server.as_str(), s.endpoint.port, s.endpoint.tls),
+            ("relay.contoso.test", 2525, TlsMode::Smtps)
+        );
+        assert_eq!(s.endpoint.auth.as_ref().unwrap().user, "hr@contoso.test");
+        // SMTPS without a port: 465, not the preset's 587.
+        assert_eq!(
+            parse(&format!("{ms};SSLType=SMTPS")).unwrap().endpoint.port,
+            465
+        );
+        // enableSSL=false: the credentials would go in clear, refused.
+        assert_eq!(
+            parse(&format!("{ms};enableSSL=false")).unwrap_err().status,
+            LnccmdStatus::AuthUnavailable
+        );
+        // Provider=Google alone is a server preset (app passwords work too).
+        let g = parse("Provider=google;Sender=a@b.test;UserId=a@b.test;password=\"s3cret-pw\"")
+            .unwrap();
+        assert_eq!(
+            (g.endpoint.server.as_str(), g.endpoint.port, g.endpoint.tls),
+            ("smtp.gmail.com", 587, TlsMode::StartTls)
+        );
+        // Without a provider, nothing changes: port 25, no TLS.
+        let plain = parse("Server=x.test;Sender=a@b.test").unwrap();
+        assert_eq!(
+            (plain.endpoint.port, plain.endpoint.tls),
+            (25, TlsMode::None)
+        );
     }
 
     #[test]

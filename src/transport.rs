@@ -651,11 +651,7 @@ fn authenticate_once_or_twice(
         if refused(&e) {
             Error::new(
                 LnccmdStatus::AuthFailed,
-                format!(
-                    "{} refused {what}: {}",
-                    ep.display(),
-                    reply_text(&e)
-                ),
+                format!("{} refused {what}: {}", ep.display(), reply_text(&e)),
             )
         } else {
             classify(&e, Stage::Connect, ep)
@@ -1024,9 +1020,9 @@ fn redact(text: &str, auth: &crate::settings::Auth) -> String {
         Credential::Password(s) => vec![s.0.clone()],
         Credential::OAuth2(client) => crate::oauth2::secrets(client),
     };
-    secrets
-        .iter()
-        .fold(text.to_string(), |t, secret| redact_one(&t, &auth.user, secret))
+    secrets.iter().fold(text.to_string(), |t, secret| {
+        redact_one(&t, &auth.user, secret)
+    })
 }
 
 /// `redact` for one secret.

@@ -113,7 +113,10 @@ fn a_client_secret_gets_a_token_that_the_smtp_server_verifies() {
     assert_eq!(rc, 0, "{text}");
     ok(&mut h, "MAILEND", "", "");
     let msg = &s.smtp.wait_for(1)[0];
-    assert_eq!(msg["auth"], SENDER, "UserId defaults to the Sender's address");
+    assert_eq!(
+        msg["auth"], SENDER,
+        "UserId defaults to the Sender's address"
+    );
     assert_eq!(msg["tls"], true);
     let req = s.oauth.requests();
     assert_eq!(req.len(), 1);
@@ -127,7 +130,10 @@ fn a_client_secret_gets_a_token_that_the_smtp_server_verifies() {
     let _ = read_log(&log);
     assert_no_token("the send log", &log_text, &s.smtp);
     let trace_text = std::fs::read_to_string(&trace).unwrap();
-    assert!(trace_text.contains("AUTH XOAUTH2 [credentials removed]"), "{trace_text}");
+    assert!(
+        trace_text.contains("AUTH XOAUTH2 [credentials removed]"),
+        "{trace_text}"
+    );
     assert_no_token("the trace", &trace_text, &s.smtp);
 }
 
@@ -169,7 +175,8 @@ fn a_certificate_signs_the_client_assertion_pem_or_p12() {
     assert_eq!(subjects(&s.smtp, 2), ["pem", "p12"]);
     let req = s.oauth.requests();
     assert!(
-        req.iter().all(|r| r["credential"] == "certificate" && r["result"] == "token"),
+        req.iter()
+            .all(|r| r["credential"] == "certificate" && r["result"] == "token"),
         "{req:?}"
     );
     // Same key, same client: the second configuration reuses the token.
@@ -231,7 +238,10 @@ fn a_google_service_account_gets_a_delegated_token_for_the_mailbox() {
     assert_eq!(subjects(&smtp, 1), ["delegated"]);
     let req = oauth.requests();
     assert_eq!(req.len(), 1);
-    assert_eq!(req[0]["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
+    assert_eq!(
+        req[0]["grant_type"],
+        "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    );
     assert_eq!(req[0]["sub"], SENDER, "the JWT's sub is the mailbox");
     let auths = auth_log(&smtp);
     assert_eq!(auths[0]["mechanism"], "OAUTHBEARER");
@@ -275,7 +285,10 @@ fn expired_tokens_are_renewed_across_100_messages_and_sessions() {
     );
     let issued = s.oauth.tokens_issued();
     assert!(issued >= 2, "renewed after expiry: {issued} tokens");
-    assert!(issued <= 25, "cached between renewals: {issued} tokens for 100 AUTHs");
+    assert!(
+        issued <= 25,
+        "cached between renewals: {issued} tokens for 100 AUTHs"
+    );
     let mut jtis: Vec<&str> = auths.iter().map(|a| a["jti"].as_str().unwrap()).collect();
     jtis.dedup();
     assert_eq!(jtis.len(), issued, "each token used until it was renewed");
@@ -326,13 +339,17 @@ fn a_key_the_smtp_server_does_not_trust_is_renewed_once_then_refused() {
     // The SMTP server trusts another issuer's keys (JWKS mismatch).
     let other = OAuthServer::start(&s.pki, &json!({}));
     let smtp = smtp_server(&s.pki, &other.jwks_url(), MS_AUDIENCE, MS_SCOPE, &[]);
-    let props = s
-        .props()
-        .replace(&format!("port={}", s.smtp.port), &format!("port={}", smtp.port));
+    let props = s.props().replace(
+        &format!("port={}", s.smtp.port),
+        &format!("port={}", smtp.port),
+    );
     let mut h = open_with(&props);
     let (rc, text) = send(&mut h, "anna@example.test", "x");
     assert_eq!(rc, 405, "{text}");
-    assert!(text.contains("just issued"), "a fresh token is not renewed: {text}");
+    assert!(
+        text.contains("just issued"),
+        "a fresh token is not renewed: {text}"
+    );
     assert_no_token("RESULT", &text, &smtp);
     assert_eq!(s.oauth.tokens_issued(), 1);
     // The draft is kept; the second try has a cached token: one renewal.
@@ -365,7 +382,10 @@ fn a_wrong_secret_is_refused_with_the_platforms_words_and_nothing_is_sent() {
     let mut h = open_with(&s.props().replace(CLIENT, "no-such-app"));
     let (rc, text) = send(&mut h, "anna@example.test", "x");
     assert_eq!(rc, 411, "{text}");
-    assert!(text.contains("unauthorized_client") && text.contains("AADSTS700016"), "{text}");
+    assert!(
+        text.contains("unauthorized_client") && text.contains("AADSTS700016"),
+        "{text}"
+    );
     ok(&mut h, "MAILEND", "", "");
 }
 
@@ -381,7 +401,11 @@ fn token_endpoint_faults_have_their_codes_and_keep_the_draft() {
     for (mode, code, words) in [
         ("html", 412, "text/html"),
         ("big", 412, "more than 64 KiB"),
-        ("redirect", 412, "redirect (HTTP 302 to login.elsewhere.example)"),
+        (
+            "redirect",
+            412,
+            "redirect (HTTP 302 to login.elsewhere.example)",
+        ),
         ("unavailable", 410, "temporarily_unavailable"),
         ("stall", 410, "no answer within Timeout (3 s)"),
     ] {
@@ -456,12 +480,21 @@ fn a_cache_file_serves_the_next_process() {
     let cache = dir.path().join("tokens.json");
     let props = format!("{};OAuth2Cache=\"{}\"", s.props(), cache.display());
     for _ in 0..2 {
-        let child = common::spawn_child("oauth2_cache_child", ("LNCCMD_OAUTH2_PROPS", props.clone()));
+        let child =
+            common::spawn_child("oauth2_cache_child", ("LNCCMD_OAUTH2_PROPS", props.clone()));
         let out = common::wait_child(child, Duration::from_secs(60));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_eq!(s.smtp.wait_for(2).len(), 2);
-    assert_eq!(s.oauth.tokens_issued(), 1, "the second process read the file");
+    assert_eq!(
+        s.oauth.tokens_issued(),
+        1,
+        "the second process read the file"
+    );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
@@ -472,7 +505,11 @@ fn a_cache_file_serves_the_next_process() {
     // file is replaced by a private one.
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o644)).unwrap();
     let child = common::spawn_child("oauth2_cache_child", ("LNCCMD_OAUTH2_PROPS", props.clone()));
-    assert!(common::wait_child(child, Duration::from_secs(60)).status.success());
+    assert!(
+        common::wait_child(child, Duration::from_secs(60))
+            .status
+            .success()
+    );
     assert_eq!(s.oauth.tokens_issued(), 2);
     let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
@@ -487,8 +524,16 @@ fn oauth2_properties_are_checked_at_mailsmtp_offline() {
     );
     for (extra, code, words) in [
         ("OAuth2ClientId=a", 105, "needs 'OAuth2ClientSecret'"),
-        ("OAuth2ClientId=a;OAuth2ClientSecret=\"Ms-s3cret-value\"", 105, "needs 'OAuth2Tenant'"),
-        ("OAuth2ClientSecret=\"Ms-s3cret-value\";OAuth2Tenant=t", 105, "without 'OAuth2ClientId'"),
+        (
+            "OAuth2ClientId=a;OAuth2ClientSecret=\"Ms-s3cret-value\"",
+            105,
+            "needs 'OAuth2Tenant'",
+        ),
+        (
+            "OAuth2ClientSecret=\"Ms-s3cret-value\";OAuth2Tenant=t",
+            105,
+            "without 'OAuth2ClientId'",
+        ),
         (
             "OAuth2ClientId=a;OAuth2ClientSecret=\"Ms-s3cret-value\";OAuth2TokenUrl=\"http://127.0.0.1/token\"",
             106,
@@ -509,14 +554,25 @@ fn oauth2_properties_are_checked_at_mailsmtp_offline() {
             106,
             "XOAUTH2 or OAUTHBEARER",
         ),
-        ("OAuth2ServiceAccount=\"/nonexistent/sa.json\"", 200, "sa.json"),
+        (
+            "OAuth2ServiceAccount=\"/nonexistent/sa.json\"",
+            200,
+            "sa.json",
+        ),
         ("Provider=Exchange", 106, "M365 or Google"),
-        ("Provider=Google;OAuth2ClientId=a;OAuth2ClientSecret=\"Ms-s3cret-value\"", 106, "service account"),
+        (
+            "Provider=Google;OAuth2ClientId=a;OAuth2ClientSecret=\"Ms-s3cret-value\"",
+            106,
+            "service account",
+        ),
     ] {
         let mut h = 0;
         let (rc, text) = call(&mut h, "MAILSMTP", &format!("{base};{extra}"), "");
         assert_eq!((rc, h), (code, 0), "{extra}: {text}");
         assert!(text.contains(words), "{extra}: {text}");
     }
-    assert!(s.oauth.requests().is_empty(), "MAILSMTP never calls the endpoint");
+    assert!(
+        s.oauth.requests().is_empty(),
+        "MAILSMTP never calls the endpoint"
+    );
 }

@@ -134,7 +134,13 @@ fn json_lines(path: &Path) -> Vec<Value> {
 
 /// aiosmtpd on STARTTLS that takes only OAuth2 tokens signed by a key of
 /// `jwks` (an OAuthServer's), for `audience` and `scope`.
-pub fn smtp_server(pki: &Pki, jwks: &str, audience: &str, scope: &str, extra: &[&str]) -> SmtpServer {
+pub fn smtp_server(
+    pki: &Pki,
+    jwks: &str,
+    audience: &str,
+    scope: &str,
+    extra: &[&str],
+) -> SmtpServer {
     let ca = pki.path("ca.pem");
     let mut args = vec![
         "--oauth2-jwks",
