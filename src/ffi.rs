@@ -22,7 +22,14 @@ pub const LNCCMD_FIXED_FIELD_MAX: usize = 1_073_741_824;
 fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (LnccmdStatus, String) {
     let cmd_text = String::from_utf8_lossy(cmd);
     let cmd_text = crate::charset::trim_field(&cmd_text);
-    let Some(command) = Command::from_name(cmd_text) else {
+    // A program whose fields are all EBCDIC passes the name in EBCDIC too:
+    // its letters are the same bytes in every EBCDIC CCSID.
+    let ebcdic_name = || {
+        let text = crate::ebcdic::decode_invariant(cmd);
+        Command::from_name(crate::charset::trim_field(&text))
+    };
+    let command = Command::from_name(cmd_text).or_else(|| (!cmd.is_ascii()).then(ebcdic_name)?);
+    let Some(command) = command else {
         let status = LnccmdStatus::UnknownCommand;
         let shown = if cmd_text.is_empty() {
             "(empty)".to_string()

@@ -97,7 +97,7 @@ pub struct Settings {
     /// RFC 5322 check of every address when it is given (`checkMail`).
     pub check_mail: bool,
     /// Charset of every parameter the caller passes (`InputCharset`).
-    pub input: &'static encoding_rs::Encoding,
+    pub input: crate::charset::InputCharset,
     /// Extra attempts after a transient failure (`Retries`).
     pub retries: u32,
     /// MAILSEND sends a draft even when one of its commands failed
@@ -433,7 +433,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     let mut trace = None;
     let mut logfile = None;
     let mut check_mail = false;
-    let mut input = encoding_rs::UTF_8;
+    let mut input = crate::charset::InputCharset::UTF8;
     let mut port = None;
     let mut timeout = 60u32;
     let mut helo = None;
@@ -609,13 +609,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             }
             Key::InputCharset => {
                 let v = text_value(p, name, false)?;
-                let Some(enc) = encoding_rs::Encoding::for_label(v.as_bytes()) else {
-                    return Err(bad_value(format!(
-                        "'InputCharset' names no known charset: '{}' (use a WHATWG label such as UTF-8, windows-1252, ISO-8859-15)",
-                        printable(&v)
-                    )));
-                };
-                input = enc;
+                input = crate::charset::parse_input_charset(&v)?;
             }
         }
     }
@@ -1038,10 +1032,18 @@ mod tests {
     #[test]
     fn input_charset() {
         let s = parse("Server=x.test;Sender=a@b.test;InputCharset=windows-1252").unwrap();
-        assert_eq!(s.input.name(), "windows-1252");
+        assert_eq!(
+            s.input,
+            crate::charset::InputCharset::Whatwg(encoding_rs::WINDOWS_1252)
+        );
+        let s = parse("Server=x.test;Sender=a@b.test;InputCharset=CCSID1147").unwrap();
+        assert!(matches!(s.input, crate::charset::InputCharset::Ebcdic(t) if t.ccsid == 1147));
+        let e = parse("Server=x.test;Sender=a@b.test;InputCharset=850").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadValue);
+        assert!(e.detail.contains("CCSID '850'"), "{}", e.detail);
         assert_eq!(
             parse("Server=x.test;Sender=a@b.test").unwrap().input,
-            encoding_rs::UTF_8
+            crate::charset::InputCharset::UTF8
         );
     }
 
