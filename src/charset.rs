@@ -650,7 +650,16 @@ mod tests {
             Some(InputCharset::Ebcdic(t)) => t.ccsid,
             other => panic!("{l}: {other:?}"),
         };
-        for l in ["297", "IBM297", "ibm-297", "CP297", "cp0297", "CCSID297", "ccsid-297", " 297 "] {
+        for l in [
+            "297",
+            "IBM297",
+            "ibm-297",
+            "CP297",
+            "cp0297",
+            "CCSID297",
+            "ccsid-297",
+            " 297 ",
+        ] {
             assert_eq!(ebcdic(l), 297, "{l}");
         }
         assert_eq!(ebcdic("IBM037"), 37);
@@ -676,7 +685,11 @@ mod tests {
             assert_eq!(e.status, LnccmdStatus::BadValue, "{l}");
         }
         let e = parse_input_charset("850").unwrap_err();
-        assert!(e.detail.contains("CCSID '850'") && e.detail.contains("297"), "{}", e.detail);
+        assert!(
+            e.detail.contains("CCSID '850'") && e.detail.contains("297"),
+            "{}",
+            e.detail
+        );
         // EBCDIC fields are decoded, then trimmed of EBCDIC blanks (0x40).
         let t = input_charset("297").unwrap();
         assert_eq!(
@@ -689,13 +702,29 @@ mod tests {
     fn mailprep_charset_takes_ccsids_that_mail_can_carry() {
         assert_eq!(BodyCharset::parse("1208").unwrap(), BodyCharset::Utf8);
         assert_eq!(BodyCharset::parse("CCSID1200").unwrap(), BodyCharset::Utf16);
-        assert_eq!(BodyCharset::parse("923").unwrap().mime_name(), "ISO-8859-15");
-        assert_eq!(BodyCharset::parse("IBM1252").unwrap().mime_name(), "windows-1252");
+        assert_eq!(
+            BodyCharset::parse("923").unwrap().mime_name(),
+            "ISO-8859-15"
+        );
+        assert_eq!(
+            BodyCharset::parse("IBM1252").unwrap().mime_name(),
+            "windows-1252"
+        );
         let e = BodyCharset::parse("297").unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadValue);
-        assert!(e.detail.contains("EBCDIC") && e.detail.contains("charset=UTF-8"), "{}", e.detail);
-        assert_eq!(BodyCharset::parse("850").unwrap_err().status, LnccmdStatus::BadValue);
+        assert!(
+            e.detail.contains("EBCDIC") && e.detail.contains("charset=UTF-8"),
+            "{}",
+            e.detail
+        );
+        assert_eq!(
+            BodyCharset::parse("850").unwrap_err().status,
+            LnccmdStatus::BadValue
+        );
         // The label UTF-16BE stays refused (encoding_rs writes no UTF-16).
-        assert_eq!(BodyCharset::parse("UTF-16BE").unwrap_err().status, LnccmdStatus::BadValue);
+        assert_eq!(
+            BodyCharset::parse("UTF-16BE").unwrap_err().status,
+            LnccmdStatus::BadValue
+        );
     }
 }

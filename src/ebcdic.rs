@@ -88,10 +88,14 @@ mod tests {
 
     #[test]
     fn invariant_characters_are_the_same_bytes_in_every_table() {
-        let invariant = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 =;\"'(),.-_:/";
+        let invariant =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 =;\"'(),.-_:/";
         for t in crate::ebcdic_tables::ALL {
             for c in invariant.chars() {
-                let in_500 = crate::ebcdic_tables::CCSID_500.chars.iter().position(|&x| x == c);
+                let in_500 = crate::ebcdic_tables::CCSID_500
+                    .chars
+                    .iter()
+                    .position(|&x| x == c);
                 let here = t.chars.iter().position(|&x| x == c);
                 assert_eq!(here, in_500, "{c:?} in {t:?}");
             }
@@ -195,7 +199,10 @@ mod tests {
 
     #[test]
     fn a_euro_variant_differs_from_its_ccsid_only_by_the_euro_sign() {
-        for t in crate::ebcdic_tables::ALL.iter().filter(|t| t.euro_variant != 0) {
+        for t in crate::ebcdic_tables::ALL
+            .iter()
+            .filter(|t| t.euro_variant != 0)
+        {
             let e = by_ccsid(t.euro_variant).unwrap();
             let differ: Vec<(usize, char, char)> = (0..256)
                 .filter(|&b| t.chars[b] != e.chars[b])
@@ -204,7 +211,10 @@ mod tests {
             // 273's overline is a macron in 1141 (IBM's tables, Python's codecs).
             let extra = usize::from(t.ccsid == 273);
             assert_eq!(differ.len(), 1 + extra, "{t:?}: {differ:?}");
-            assert!(differ.iter().any(|&(_, a, b)| a == '¤' && b == '€'), "{t:?}");
+            assert!(
+                differ.iter().any(|&(_, a, b)| a == '¤' && b == '€'),
+                "{t:?}"
+            );
         }
     }
 
@@ -215,6 +225,37 @@ mod tests {
             chars.sort();
             chars.dedup();
             assert_eq!(chars.len(), 256, "{t:?}");
+        }
+    }
+
+    /// The safety rule, for every byte of every table, alone and inside a
+    /// blank-padded field (exhaustive: a table has 256 bytes): a field is
+    /// refused exactly when it holds the '¤' byte of a CCSID with a euro
+    /// variant, and is otherwise one character per byte, each the table's.
+    #[test]
+    fn no_currency_sign_passes_where_a_euro_may_be_meant() {
+        for t in crate::ebcdic_tables::ALL {
+            for b in 0..=255u8 {
+                for field in [vec![b], vec![0xC1, b, 0x40, 0x40]] {
+                    let refused = t.euro_variant != 0 && t.chars[usize::from(b)] == '¤';
+                    match t.decode("PARM1", &field) {
+                        Err(e) => {
+                            assert!(refused, "{t:?} 0x{b:02X}: {}", e.detail);
+                            assert!(
+                                e.detail
+                                    .contains(&format!("InputCharset={}", t.euro_variant))
+                            );
+                        }
+                        Ok(text) => {
+                            assert!(!refused, "{t:?} 0x{b:02X}");
+                            let want: String =
+                                field.iter().map(|&x| t.chars[usize::from(x)]).collect();
+                            assert_eq!(text, want);
+                            assert!(t.euro_variant == 0 || !text.contains('¤'));
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -229,7 +270,13 @@ mod tests {
             "{}",
             e.detail
         );
-        assert_eq!(by_ccsid(1147).unwrap().decode("PARM1", b"\xF1\xF0\x40\x9F").unwrap(), "10 €");
+        assert_eq!(
+            by_ccsid(1147)
+                .unwrap()
+                .decode("PARM1", b"\xF1\xF0\x40\x9F")
+                .unwrap(),
+            "10 €"
+        );
         assert!(by_ccsid(850).is_none());
     }
 }
