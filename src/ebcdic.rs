@@ -219,6 +219,16 @@ mod tests {
     }
 
     #[test]
+    fn the_checked_in_tables_are_what_the_generator_writes() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen-ebcdic-tables");
+        let out = String::from_utf8(run("python3", &[script], b"")).unwrap();
+        assert!(
+            out == include_str!("ebcdic_tables.rs"),
+            "src/ebcdic_tables.rs differs from scripts/gen-ebcdic-tables' output: run it again"
+        );
+    }
+
+    #[test]
     fn every_table_is_one_to_one() {
         for t in crate::ebcdic_tables::ALL {
             let mut chars = t.chars.to_vec();
