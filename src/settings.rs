@@ -339,8 +339,9 @@ fn address_literal(domain: &str) -> std::result::Result<Option<String>, String> 
 fn check_logfile(name: &str, v: &str) -> Result<PathBuf> {
     if crate::files::is_windows_path(v) {
         return Err(bad_value(format!(
-            "'{name}' is a Windows path ('{}'): give a path on this machine, such as /var/log/lnccmd/send.csv",
-            printable(v)
+            "'{name}' is a Windows path ('{}'): {}",
+            printable(v),
+            crate::files::windows_hint("/var/log/lnccmd/send.csv")
         )));
     }
     let path = PathBuf::from(v);
@@ -985,7 +986,14 @@ mod tests {
         // A UNC share: the same hint (it was a file of that literal name).
         let e = parse(&format!("{base}\"\\\\srv\\partage\\log.txt\"")).unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadValue);
-        assert!(e.detail.contains("Windows path"), "{}", e.detail);
+        assert_eq!(
+            e.detail,
+            format!(
+                "'logfile' is a Windows path ('\\\\srv\\partage\\log.txt'): {}",
+                crate::files::windows_hint("/var/log/lnccmd/send.csv")
+            )
+        );
+        assert!(e.detail.ends_with("create its folder if missing (mkdir -p /var/log/lnccmd)"));
         let e = parse(&format!("{base}/no/such/folder/log.csv")).unwrap_err();
         assert!(
             e.detail.contains("create it (mkdir -p '/no/such/folder')"),

@@ -643,7 +643,8 @@ fn the_vendors_example_pasted_from_its_page_runs_up_to_the_windows_path_hint() {
     let err = stderr(&out);
     assert_eq!(status(&out), 1, "{err}");
     assert!(
-        err.contains("106 MAILSMTP: 'logfile' is a Windows path"),
+        err.contains("106 MAILSMTP: 'logfile' is a Windows path")
+            && err.contains("create its folder if missing (mkdir -p /var/log/lnccmd)"),
         "{err}"
     );
 }

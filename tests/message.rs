@@ -255,6 +255,58 @@ fn a_charset_that_cannot_carry_the_text_says_which_character() {
     ok(&mut h, "MAILEND", "", "");
 }
 
+/// Issue #16 item 5: a Windows path (drive or UNC share) gets one hint,
+/// the same at MAILSMTP's logfile and at MAILLATT and MAILBODYF, and the
+/// draft is not sent without the file.
+#[test]
+fn windows_paths_get_the_same_hint_at_logfile_maillatt_and_mailbodyf() {
+    let server = SmtpServer::start();
+    let hint = |example: &str, folder: &str| {
+        format!(
+            "use a path on this machine (copy the file or mount the share), such as {example}; create its folder if missing (mkdir -p {folder})"
+        )
+    };
+    let mut h = 0;
+    let (rc, text) = call(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};logfile=\"\\\\srv\\partage\\log.txt\"", server.props()),
+        "",
+    );
+    assert_eq!(rc, 106, "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "'logfile' is a Windows path ('\\\\srv\\partage\\log.txt'): {}",
+            hint("/var/log/lnccmd/send.csv", "/var/log/lnccmd")
+        )),
+        "{text}"
+    );
+    // The literal name was not created in the current folder.
+    assert!(!Path::new("\\\\srv\\partage\\log.txt").exists());
+    ok(&mut h, "MAILSMTP", &server.props(), "");
+    ok(&mut h, "MAILPREP", "bob@example.test", "");
+    for (cmd, path) in [
+        ("MAILLATT", r"\\srv\partage\facture.pdf"),
+        ("MAILLATT", r"c:\factures\42.pdf"),
+        ("MAILBODYF", r"C:/temp/body.html"),
+        ("MAILBODYF", r"\\srv\partage\body.html"),
+    ] {
+        let (rc, text) = call(&mut h, cmd, path, "");
+        assert_eq!(rc, 200, "{cmd} {path}: {text}");
+        assert!(
+            text.ends_with(&format!(
+                "'{path}' is a Windows path: {}",
+                hint("/var/lnccmd/invoice.pdf", "/var/lnccmd")
+            )),
+            "{text}"
+        );
+    }
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 114, "{text}");
+    ok(&mut h, "MAILEND", "", "");
+    assert!(server.messages().is_empty());
+}
+
 #[test]
 fn input_charset_windows_1252() {
     let server = SmtpServer::start();
