@@ -214,7 +214,9 @@ ENDPGM
     );
     assert!(err.contains("MONMSG"), "{err}");
     assert!(err.contains(&format!("{file}:12: 400 MAILSEND: ")), "{err}");
-    assert!(err.contains("1 message sent (2 failed)"), "{err}");
+    // Two messages: 'kept', sent by its second MAILSEND (its failed first
+    // one is not a failed message), and 'lost'.
+    assert!(err.contains("lnccmd: 1 message sent (1 failed)\n"), "{err}");
     let msgs = server.wait_for(1);
     assert_eq!(header(&msgs[0], "Subject"), Some("kept"));
 }
@@ -395,6 +397,8 @@ fn sndmail_sends_one_mail_from_keywords() {
             && err.contains("trying server 2 of CFGSMTP"),
         "{err}"
     );
+    // The message was delivered: sent, not failed (issue #16 item 7).
+    assert!(err.ends_with("lnccmd: 1 message sent\n"), "{err}");
     let m = &server.wait_for(2)[1];
     assert_eq!(m["mail_from"], "ops@example.test");
     assert_eq!(header(m, "Subject"), Some("second"));

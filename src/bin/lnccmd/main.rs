@@ -233,6 +233,11 @@ struct CliHost {
     shown: u64,
     last_line: Instant,
     open: BTreeSet<i32>,
+    /// Sessions whose last MAILSEND failed, its draft still there: the
+    /// message is counted when its outcome is known (sent by a later
+    /// MAILSEND, such as the next CFGSMTP server's, or failed at the next
+    /// MAILPREP, at MAILEND or at the end), so a message counts once.
+    unsent: BTreeSet<i32>,
 }
 
 impl CliHost {
@@ -254,6 +259,7 @@ impl CliHost {
             shown: 0,
             last_line: Instant::now(),
             open: BTreeSet::new(),
+            unsent: BTreeSet::new(),
         }
     }
 
@@ -290,6 +296,7 @@ impl CliHost {
     /// MAILEND on every session still open (an error stopped the program,
     /// or it did not end its sessions).
     fn close_all(&mut self) {
+        self.failed += std::mem::take(&mut self.unsent).len() as u64;
         for h in std::mem::take(&mut self.open) {
             let mut h = h;
             lnccmd::call(&mut h, "MAILEND", "", "", "");
@@ -332,6 +339,10 @@ impl Host for CliHost {
                 "lnccmd: warning: MAILSMTP InputCharset={cs}, but lnccmd passes the script's text as UTF-8: non-ASCII characters will be misread"
             );
         }
+        if (name == "MAILPREP" || name == "MAILEND") && self.unsent.remove(&before) {
+            // The draft of the failed MAILSEND is given up.
+            self.failed += 1;
+        }
         if name == "MAILSMTP" && before == 0 && *handle != 0 {
             self.open.insert(*handle);
         } else if name == "MAILEND" && *handle == 0 {
@@ -340,9 +351,10 @@ impl Host for CliHost {
             // 202 (log not written) and 501 (some recipients refused): the
             // message went out.
             if matches!(code, 0 | 202 | 501) {
+                self.unsent.remove(&before);
                 self.sent += 1;
             } else {
-                self.failed += 1;
+                self.unsent.insert(before);
             }
             self.tick();
         }
