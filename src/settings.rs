@@ -993,7 +993,10 @@ mod tests {
                 crate::files::windows_hint("/var/log/lnccmd/send.csv")
             )
         );
-        assert!(e.detail.ends_with("create its folder if missing (mkdir -p /var/log/lnccmd)"));
+        assert!(
+            e.detail
+                .ends_with("create its folder if missing (mkdir -p /var/log/lnccmd)")
+        );
         let e = parse(&format!("{base}/no/such/folder/log.csv")).unwrap_err();
         assert!(
             e.detail.contains("create it (mkdir -p '/no/such/folder')"),

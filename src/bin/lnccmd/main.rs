@@ -135,11 +135,18 @@ argument or several (quote them for the shell).
                        where nothing can have been delivered (never 409).
   SMTP('Server=\"...\";Sender=\"...\";...')   extension: any MAILSMTP
                        properties, applied after CFGSMTP's (the last wins)
+  MSGFILE('/path/body.txt' | *STDIN)   extension: a multi-line text body
+                       from a UTF-8 file or standard input, after MSG's lines
+
+A value with blanks, commas or quotes is quoted: SUBJECT('Invoice 42'),
+MSG('l''équipe'); an unquoted one is refused, naming its keyword.
 
 Environment: LNCCMD_SMTP, MAILSMTP properties applied before all others
 (a default server and sender).
 
-Options: --dry-run, --out DIR, -q/--quiet, -h/--help, as for lnccmd run.
+Options: --dry-run, --out DIR, -q/--quiet, -h/--help, as for lnccmd run;
+--check checks the keywords and the constant MAILSMTP properties (CFGSMTP,
+SMTP) as the send would, and sends nothing.
 Errors print 'lnccmd sndmail: RESULT'; the exit status is the same as for
 lnccmd run (see lnccmd --help).
 
@@ -201,7 +208,7 @@ fn parse_options(argv: &[String], run: bool) -> Result<Options, Usage> {
                     .ok_or_else(|| Usage(format!("--set {v}: write NAME=VALUE")))?;
                 o.sets.push((n.to_string(), val.to_string()));
             }
-            "--check" if run => o.check = true,
+            "--check" => o.check = true,
             "--progress" if run => {
                 o.progress = Some(match inline {
                     None => 100,
@@ -506,10 +513,17 @@ fn cmd_sndmail(o: Options) -> ExitCode {
     let mut program = match script::compile(&source, default_smtp()) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{label}: error: {}", e.message);
+            let message = sndmail::unquoted_argument(&o.args).unwrap_or(e.message);
+            eprintln!("{label}: error: {message}");
             return ExitCode::from(EXIT_SCRIPT);
         }
     };
+    if o.check {
+        if !o.quiet {
+            eprintln!("{label}: no error found (nothing was sent)");
+        }
+        return ExitCode::SUCCESS;
+    }
     let out = match dry_run_dir(&o) {
         Ok(d) => d,
         Err(code) => return code,
