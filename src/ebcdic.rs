@@ -188,9 +188,9 @@ mod tests {
                 .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])).unwrap())
                 .collect();
             assert_eq!(iconv.len(), 256, "{from}");
-            for b in 0..256 {
-                if t.chars[b] != iconv[b] {
-                    differ.push((t.ccsid, b as u8, iconv[b]));
+            for (b, (&ours, &theirs)) in t.chars.iter().zip(&iconv).enumerate() {
+                if ours != theirs {
+                    differ.push((t.ccsid, b as u8, theirs));
                 }
             }
         }
