@@ -113,9 +113,9 @@ fn cl_quote(v: &str) -> String {
 
 /// The error for a value written without quotes where CL splits it in
 /// several (`SUBJECT(Invoice 42)`, `MSG(Hello, Bob)`): it names the
-/// keyword and shows the value quoted. `None` unless every element is an
-/// unquoted word (with variables or operators, the expression's own error
-/// says more).
+/// keyword and shows the value quoted. `None` unless there are several
+/// elements, every one an unquoted word (with variables or operators, the
+/// expression's own error says more).
 fn unquoted(keyword: &str, elems: &[Elem], line: usize) -> Option<SyntaxError> {
     let words: Option<Vec<&str>> = elems
         .iter()
@@ -235,13 +235,19 @@ impl Spec {
         if to.is_empty() {
             return Err(err(tointnet.line, "TOINTNET() names no recipient"));
         }
+        // Keywords of one value, and MSG, whose values are lines: unquoted
+        // words there are a value CL split (DOC, TOINTNET and CFGSMTP take
+        // several values).
+        for k in ["SUBJECT", "MSG", "HTML", "PTY", "SMTP", "MSGFILE"] {
+            if let Some(p) = get(k)
+                && let Some(e) = unquoted(k, &p.elems, p.line)
+            {
+                return Err(e);
+            }
+        }
         let whole = |k: &str| get(k).map(|p| p.elems.clone());
         let msg = match get("MSG") {
             None => Vec::new(),
-            // Each value is a line: unquoted words would each be a line.
-            Some(p) if unquoted("MSG", &p.elems, p.line).is_some() => {
-                return Err(unquoted("MSG", &p.elems, p.line).expect("checked"));
-            }
             Some(p) if has_op(&p.elems) => vec![p.elems.clone()],
             Some(p) => p.elems.iter().map(expr_of).collect(),
         };
@@ -336,8 +342,7 @@ impl Spec {
     }
 
     /// Runs `check` on every expression (declared variables, operators).
-    /// An error is given the keyword of its value, and a value of unquoted
-    /// words gets the error that says to quote it.
+    /// An error is given the keyword of its value.
     pub fn check(
         &self,
         mut check: impl FnMut(&[Elem], usize) -> Result<(), SyntaxError>,
@@ -360,9 +365,6 @@ impl Spec {
         values.extend(self.smtp.iter().map(|e| ("SMTP", e)));
         for (keyword, e) in values {
             if let Err(mut error) = check(e, l) {
-                if let Some(better) = unquoted(keyword, e, l) {
-                    return Err(better);
-                }
                 error.message = format!("{keyword}: {}", error.message);
                 return Err(error);
             }
