@@ -24,7 +24,9 @@ impl InputCharset {
     pub const UTF8: InputCharset = InputCharset::Whatwg(UTF_8);
 }
 
-/// IBM CCSIDs that are a WHATWG charset, with the WHATWG label. 819 and 920
+/// IBM CCSIDs that are a WHATWG charset, with the WHATWG label: a table
+/// here because no crate maps IBM's CCSID numbers (from IBM's CDRA
+/// registry) to charsets; encoding_rs then does the decoding. 819 and 920
 /// are read as windows-1252 and windows-1254, which WHATWG gives for
 /// ISO-8859-1 and ISO-8859-9 (they agree on every printable character);
 /// 1200 and 13488 are UTF-16 big-endian, as on IBM i (1202 is the
