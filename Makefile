@@ -22,7 +22,8 @@
 #   $(INCLUDEDIR)/lnccmd.h
 #   $(PKGCONFIGDIR)/lnccmd.pc                          from lnccmd.pc.in
 #   $(BINDIR)/lnccmd                                   the command line
-#   $(MANDIR)/man1/lnccmd.1, man3/lnccmd.3             from man/*.in
+#   $(MANDIR)/man1/lnccmd.1, lnccmd-run.1, lnccmd-sndmail.1, man3/lnccmd.3
+#                                                      from man/*.in
 # and by `make install-debug`:
 #   $(DEBUGDIR)/liblnccmd.so.0.1.0.debug
 #
@@ -71,6 +72,8 @@ endif
 soname_of = readelf -d "$(1)" | sed -n 's/.*(SONAME).*\[\(liblnccmd\.so\.[0-9.]*\)\]$$/\1/p'
 
 lib := $(DESTDIR)$(LIBDIR)
+# The command line's pages: lnccmd(1), and one per command.
+man1 := lnccmd.1 lnccmd-run.1 lnccmd-sndmail.1
 real := liblnccmd.so.$(VERSION)
 
 # The sed line giving a file made from an .in template.
@@ -111,9 +114,12 @@ install: $(BUILDDIR)/liblnccmd.so
 	  $(fill_in) lnccmd.pc.in >"$(DESTDIR)$(PKGCONFIGDIR)/lnccmd.pc" && \
 	  chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/lnccmd.pc" && \
 	  $(INSTALL) -m 755 "$$tmp/lnccmd" "$(DESTDIR)$(BINDIR)/lnccmd" && \
-	  $(fill_in) man/lnccmd.1.in >"$(DESTDIR)$(MANDIR)/man1/lnccmd.1" && \
+	  for page in $(man1); do \
+	    $(fill_in) man/$$page.in >"$(DESTDIR)$(MANDIR)/man1/$$page" && \
+	    chmod 644 "$(DESTDIR)$(MANDIR)/man1/$$page" || exit 1; \
+	  done && \
 	  $(fill_in) man/lnccmd.3.in >"$(DESTDIR)$(MANDIR)/man3/lnccmd.3" && \
-	  chmod 644 "$(DESTDIR)$(MANDIR)/man1/lnccmd.1" "$(DESTDIR)$(MANDIR)/man3/lnccmd.3"
+	  chmod 644 "$(DESTDIR)$(MANDIR)/man3/lnccmd.3"
 
 # The same objcopy of the same library as `make install`'s gives the same
 # file, so the CRC in the installed library's debuglink matches.
@@ -132,7 +138,7 @@ uninstall:
 	  fi; \
 	  rm -fv "$(lib)/$(real)" "$(lib)/liblnccmd.a" \
 	    "$(DESTDIR)$(INCLUDEDIR)/lnccmd.h" "$(DESTDIR)$(PKGCONFIGDIR)/lnccmd.pc" \
-	    "$(DESTDIR)$(BINDIR)/lnccmd" "$(DESTDIR)$(MANDIR)/man1/lnccmd.1" \
+	    "$(DESTDIR)$(BINDIR)/lnccmd" $(addprefix "$(DESTDIR)$(MANDIR)/man1/,$(addsuffix ",$(man1))) \
 	    "$(DESTDIR)$(MANDIR)/man3/lnccmd.3" "$(DESTDIR)$(DEBUGDIR)/$(real).debug"
 
 # liblnccmdN, liblnccmd-dev and lnccmd .debs of what BUILDDIR holds, for

@@ -269,6 +269,11 @@ int32_t lnccmd(int32_t *handle,
  * trailing blanks and NULs are trimmed. RESULT is written as exactly
  * `result_len` bytes, blank-padded, without a NUL.
  *
+ * EBCDIC fields (a program that keeps its IBM i data) are passed as they
+ * are, blank-padded with 0x40, once MAILSMTP's `InputCharset` names their
+ * CCSID (297, 1147, 37...); MAILSMTP's own PARM1 and the command names may
+ * be EBCDIC too. RESULT stays ASCII (UTF-8).
+ *
  * Each length is at most LNCCMD_FIXED_FIELD_MAX (1 GiB), far above any
  * RPG, COBOL or CL field (RPG's largest is about 16 MB): a larger one is a
  * caller's bug (an unset length, a negative one cast to size_t). Then no

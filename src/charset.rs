@@ -4,16 +4,133 @@
 //! encoding_rs does every WHATWG charset. Where no crate fits, the code is
 //! here and small: UTF-7 (RFC 2152; encoding_rs refuses it on purpose),
 //! UTF-16 and UTF-32 output with a byte-order mark (as .NET's Unicode and
-//! UTF32 encodings write them).
+//! UTF32 encodings write them), IBM's CCSID numbers (a table to WHATWG
+//! names) and EBCDIC (src/ebcdic.rs).
 
 use encoding_rs::{Encoding, UTF_8};
 
+use crate::ebcdic;
 use crate::error::{Error, LnccmdStatus, Result};
 use crate::props::{describe_char, printable};
 
-/// Looks up an input charset by WHATWG label.
-pub fn input_charset(label: &str) -> Option<&'static Encoding> {
-    Encoding::for_label(label.trim().as_bytes())
+/// The charset of the caller's bytes (MAILSMTP `InputCharset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputCharset {
+    Whatwg(&'static Encoding),
+    Ebcdic(&'static ebcdic::Table),
+}
+
+impl InputCharset {
+    pub const UTF8: InputCharset = InputCharset::Whatwg(UTF_8);
+}
+
+/// IBM CCSIDs that are a WHATWG charset, with the WHATWG label: a table
+/// here because no crate maps IBM's CCSID numbers (from IBM's CDRA
+/// registry) to charsets; encoding_rs then does the decoding. 819 and 920
+/// are read as windows-1252 and windows-1254, which WHATWG gives for
+/// ISO-8859-1 and ISO-8859-9 (they agree on every printable character);
+/// 1200 and 13488 are UTF-16 big-endian, as on IBM i (1202 is the
+/// little-endian one); 5346 to 5354 are 1250 to 1258 with the euro sign,
+/// which the windows-125x charsets have.
+const CCSID_WHATWG: &[(u16, &str)] = &[
+    (813, "ISO-8859-7"),
+    (819, "ISO-8859-1"),
+    (866, "IBM866"),
+    (878, "KOI8-R"),
+    (912, "ISO-8859-2"),
+    (913, "ISO-8859-3"),
+    (914, "ISO-8859-4"),
+    (915, "ISO-8859-5"),
+    (916, "ISO-8859-8"),
+    (920, "ISO-8859-9"),
+    (923, "ISO-8859-15"),
+    (943, "Shift_JIS"),
+    (954, "EUC-JP"),
+    (970, "EUC-KR"),
+    (1089, "ISO-8859-6"),
+    (1168, "KOI8-U"),
+    (1200, "UTF-16BE"),
+    (1202, "UTF-16LE"),
+    (1208, "UTF-8"),
+    (1250, "windows-1250"),
+    (1251, "windows-1251"),
+    (1252, "windows-1252"),
+    (1253, "windows-1253"),
+    (1254, "windows-1254"),
+    (1255, "windows-1255"),
+    (1256, "windows-1256"),
+    (1257, "windows-1257"),
+    (1258, "windows-1258"),
+    (1386, "GBK"),
+    (1392, "gb18030"),
+    (5346, "windows-1250"),
+    (5347, "windows-1251"),
+    (5348, "windows-1252"),
+    (5349, "windows-1253"),
+    (5350, "windows-1254"),
+    (5351, "windows-1255"),
+    (5352, "windows-1256"),
+    (5353, "windows-1257"),
+    (5354, "windows-1258"),
+    (13488, "UTF-16BE"),
+];
+
+/// A CCSID as IBM i people write it: `297`, `IBM297`, `IBM-297`, `CP297`,
+/// `CCSID297` (case-insensitive). `None` when the label is not a number.
+fn ccsid_number(label: &str) -> Option<u16> {
+    let t = label.trim();
+    let upper = t.to_ascii_uppercase();
+    let digits = ["CCSID", "IBM", "CP"]
+        .iter()
+        .find_map(|p| upper.strip_prefix(p))
+        .map(|r| r.strip_prefix(['-', '_']).unwrap_or(r))
+        .unwrap_or(&upper);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Too many digits for a CCSID: a number no table has.
+    Some(digits.parse().unwrap_or(u16::MAX))
+}
+
+/// What a CCSID number means: a WHATWG charset or an EBCDIC table.
+fn ccsid_charset(ccsid: u16) -> Option<InputCharset> {
+    if let Some(t) = ebcdic::by_ccsid(ccsid) {
+        return Some(InputCharset::Ebcdic(t));
+    }
+    CCSID_WHATWG
+        .iter()
+        .find(|(n, _)| *n == ccsid)
+        .and_then(|(_, label)| Encoding::for_label(label.as_bytes()))
+        .map(InputCharset::Whatwg)
+}
+
+/// Looks up an input charset: a CCSID (`297`, `IBM297`, `CP1208`...) or a WHATWG label.
+pub fn input_charset(label: &str) -> Option<InputCharset> {
+    match ccsid_number(label) {
+        Some(n) => ccsid_charset(n),
+        None => Encoding::for_label(label.trim().as_bytes()).map(InputCharset::Whatwg),
+    }
+}
+
+/// `InputCharset`'s value, or the error naming what it accepts.
+pub fn parse_input_charset(label: &str) -> Result<InputCharset> {
+    input_charset(label).ok_or_else(|| {
+        let detail = match ccsid_number(label) {
+            Some(_) => format!(
+                "'InputCharset' names CCSID '{}', which lnccmd does not know (EBCDIC: {}; others: 1208, 1200, 819, 923, 1252...; see MAILSMTP's page)",
+                printable(label.trim()),
+                ebcdic::ccsids()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            None => format!(
+                "'InputCharset' names no known charset: '{}' (use a CCSID such as 1208, 1252, 297, or a WHATWG label such as UTF-8, windows-1252, ISO-8859-15)",
+                printable(label)
+            ),
+        };
+        Error::new(LnccmdStatus::BadValue, detail)
+    })
 }
 
 /// Blanks and NULs around a field (docs/contract.md §1.2): leading blanks, trailing blanks and NULs.
@@ -23,14 +140,18 @@ pub fn trim_field(s: &str) -> &str {
 }
 
 /// A parameter as the commands see it: decoded from the input charset, then trimmed.
-pub fn decode_param(which: &str, bytes: &[u8], enc: &'static Encoding) -> Result<String> {
-    Ok(trim_field(&decode_input(which, bytes, enc)?).to_string())
+pub fn decode_param(which: &str, bytes: &[u8], cs: InputCharset) -> Result<String> {
+    Ok(trim_field(&decode_input(which, bytes, cs)?).to_string())
 }
 
 /// Decodes a parameter from the input charset, strictly: bytes that are not
 /// valid in it are an error naming the offset, never replaced. `which` names
 /// the parameter.
-pub fn decode_input(which: &str, bytes: &[u8], enc: &'static Encoding) -> Result<String> {
+pub fn decode_input(which: &str, bytes: &[u8], cs: InputCharset) -> Result<String> {
+    let enc = match cs {
+        InputCharset::Ebcdic(table) => return table.decode(which, bytes),
+        InputCharset::Whatwg(enc) => enc,
+    };
     if enc == UTF_8 {
         return match std::str::from_utf8(bytes) {
             Ok(s) => Ok(s.to_string()),
@@ -75,36 +196,41 @@ fn bad_input(which: &str, enc: &'static Encoding, at: usize) -> Error {
 
 /// Finds MAILSMTP's own `InputCharset=` in raw bytes, so PARM1 can be decoded
 /// with the charset it names. The property string is ASCII in every charset
-/// that encoding_rs reads except UTF-16, which is tried too.
-pub fn sniff_input_charset(parm1: &[u8]) -> Result<&'static Encoding> {
-    let candidates: [&'static Encoding; 3] = [UTF_8, encoding_rs::UTF_16LE, encoding_rs::UTF_16BE];
-    for family in candidates {
-        let text = if family == UTF_8 {
-            String::from_utf8_lossy(parm1).into_owned()
-        } else {
-            if !parm1.contains(&0) {
-                continue;
-            }
-            family.decode_without_bom_handling(parm1).0.into_owned()
-        };
+/// that encoding_rs reads except UTF-16, which is tried too, and EBCDIC's
+/// invariant characters in every EBCDIC CCSID, which are tried last. A
+/// charset counts only when it is of the family the text was read in.
+pub fn sniff_input_charset(parm1: &[u8]) -> Result<InputCharset> {
+    #[derive(PartialEq)]
+    enum Family {
+        Ascii,
+        Utf16,
+        Ebcdic,
+    }
+    let family_of = |cs: InputCharset| match cs {
+        InputCharset::Whatwg(e) if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE => {
+            Family::Utf16
+        }
+        InputCharset::Whatwg(_) => Family::Ascii,
+        InputCharset::Ebcdic(_) => Family::Ebcdic,
+    };
+    let mut readings = vec![(Family::Ascii, String::from_utf8_lossy(parm1).into_owned())];
+    if parm1.contains(&0) {
+        for enc in [encoding_rs::UTF_16LE, encoding_rs::UTF_16BE] {
+            let text = enc.decode_without_bom_handling(parm1).0.into_owned();
+            readings.push((Family::Utf16, text));
+        }
+    }
+    readings.push((Family::Ebcdic, ebcdic::decode_invariant(parm1)));
+    for (family, text) in readings {
         let Some(label) = find_property(&text, "InputCharset") else {
             continue;
         };
-        let Some(enc) = input_charset(&label) else {
-            return Err(Error::new(
-                LnccmdStatus::BadValue,
-                format!(
-                    "'InputCharset' names no known charset: '{}' (use a WHATWG label such as UTF-8, windows-1252, ISO-8859-15)",
-                    printable(&label)
-                ),
-            ));
-        };
-        let utf16 = enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE;
-        if utf16 == (family != UTF_8) {
-            return Ok(enc);
+        let cs = parse_input_charset(&label)?;
+        if family_of(cs) == family {
+            return Ok(cs);
         }
     }
-    Ok(UTF_8)
+    Ok(InputCharset::UTF8)
 }
 
 /// The value of `key` in a property string, by the real parser; `None` when
@@ -154,11 +280,42 @@ impl BodyCharset {
             "UNICODE" | "UTF-16" | "UTF16" | "UTF-16LE" => BodyCharset::Utf16,
             "UTF-32" | "UTF32" | "UTF-32LE" => BodyCharset::Utf32,
             _ => match input_charset(label) {
-                Some(enc) if enc == UTF_8 => BodyCharset::Utf8,
+                // A mail reader shows no EBCDIC: the text is converted from
+                // InputCharset already, so the mail can go in UTF-8.
+                Some(InputCharset::Ebcdic(t)) => {
+                    return Err(Error::new(
+                        LnccmdStatus::BadValue,
+                        format!(
+                            "charset '{}' is EBCDIC (CCSID {}), which mail readers cannot show: use charset=UTF-8 (the text is read with InputCharset; the mail's charset is separate)",
+                            printable(label),
+                            t.ccsid
+                        ),
+                    ));
+                }
+                None if ccsid_number(label).is_some() => {
+                    return Err(Error::new(
+                        LnccmdStatus::BadValue,
+                        format!(
+                            "charset '{}' is a CCSID lnccmd does not know (1208, 1252, 923, 819, 1250...: see MAILPREP's page)",
+                            printable(label)
+                        ),
+                    ));
+                }
+                Some(InputCharset::Whatwg(enc)) if enc == UTF_8 => BodyCharset::Utf8,
                 // ucs-2, csUnicode, unicodefeff... are WHATWG labels of UTF-16LE.
-                Some(enc) if enc == encoding_rs::UTF_16LE => BodyCharset::Utf16,
+                // ucs-2, csUnicode, unicodefeff... are WHATWG labels of UTF-16LE.
+                Some(InputCharset::Whatwg(enc)) if enc == encoding_rs::UTF_16LE => {
+                    BodyCharset::Utf16
+                }
+                // CCSIDs 1200 and 13488: UTF-16, written little-endian with a
+                // byte-order mark like "Unicode" (the mark tells readers the order).
+                Some(InputCharset::Whatwg(enc))
+                    if enc == encoding_rs::UTF_16BE && ccsid_number(label).is_some() =>
+                {
+                    BodyCharset::Utf16
+                }
                 // encoding_rs only decodes these (it would write UTF-8 for them).
-                Some(enc) if enc.output_encoding() != enc => {
+                Some(InputCharset::Whatwg(enc)) if enc.output_encoding() != enc => {
                     return Err(Error::new(
                         LnccmdStatus::BadValue,
                         format!(
@@ -167,7 +324,7 @@ impl BodyCharset {
                         ),
                     ));
                 }
-                Some(enc) => BodyCharset::Whatwg(enc),
+                Some(InputCharset::Whatwg(enc)) => BodyCharset::Whatwg(enc),
                 None => {
                     return Err(Error::new(
                         LnccmdStatus::BadValue,
@@ -426,7 +583,7 @@ mod tests {
             decode_input("PARM1", b"caf\xe9 \x80", w1252).unwrap(),
             "café €"
         );
-        let e = decode_input("PARM1", b"ab\xff", UTF_8).unwrap_err();
+        let e = decode_input("PARM1", b"ab\xff", InputCharset::UTF8).unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadInputCharset);
         assert!(e.detail.contains("bad byte at offset 2"), "{}", e.detail);
         let sjis = input_charset("shift_jis").unwrap();
@@ -446,29 +603,129 @@ mod tests {
         assert_eq!(trim_field("  \tMAILSEND \t\0\0"), "MAILSEND");
         let utf16: Vec<u8> = " x  ".encode_utf16().flat_map(u16::to_le_bytes).collect();
         assert_eq!(
-            decode_param("PARM1", &utf16, encoding_rs::UTF_16LE).unwrap(),
+            decode_param("PARM1", &utf16, InputCharset::Whatwg(encoding_rs::UTF_16LE)).unwrap(),
             "x"
         );
     }
 
     #[test]
     fn sniffing_input_charset() {
-        assert_eq!(sniff_input_charset(b"Server=x;Sender=a@b").unwrap(), UTF_8);
         assert_eq!(
-            sniff_input_charset(b"Server=x;InputCharset=windows-1252;Sender=caf\xe9@b")
-                .unwrap()
-                .name(),
-            "windows-1252"
+            sniff_input_charset(b"Server=x;Sender=a@b").unwrap(),
+            InputCharset::UTF8
+        );
+        assert_eq!(
+            sniff_input_charset(b"Server=x;InputCharset=windows-1252;Sender=caf\xe9@b").unwrap(),
+            InputCharset::Whatwg(encoding_rs::WINDOWS_1252)
         );
         let utf16: Vec<u8> = "Server=x;InputCharset=utf-16le"
             .encode_utf16()
             .flat_map(u16::to_le_bytes)
             .collect();
-        assert_eq!(sniff_input_charset(&utf16).unwrap(), encoding_rs::UTF_16LE);
+        assert_eq!(
+            sniff_input_charset(&utf16).unwrap(),
+            InputCharset::Whatwg(encoding_rs::UTF_16LE)
+        );
+        // In EBCDIC (CCSID 297): "Server=x;InputCharset=297".
+        let ebcdic297 = b"\xE2\x85\x99\xA5\x85\x99\x7E\xA7\x5E\xC9\x95\x97\xA4\xA3\xC3\x88\x81\x99\xA2\x85\xA3\x7E\xF2\xF9\xF7";
+        assert_eq!(
+            sniff_input_charset(ebcdic297).unwrap(),
+            input_charset("297").unwrap()
+        );
+        // An ASCII string naming an EBCDIC charset is read as ASCII: the
+        // charset applies to the calls after it.
+        assert_eq!(
+            sniff_input_charset(b"Server=x;InputCharset=297").unwrap(),
+            InputCharset::UTF8
+        );
         assert_eq!(
             sniff_input_charset(b"InputCharset=nope")
                 .unwrap_err()
                 .status,
+            LnccmdStatus::BadValue
+        );
+    }
+
+    #[test]
+    fn ccsids_as_ibm_i_people_write_them() {
+        let ebcdic = |l: &str| match input_charset(l) {
+            Some(InputCharset::Ebcdic(t)) => t.ccsid,
+            other => panic!("{l}: {other:?}"),
+        };
+        for l in [
+            "297",
+            "IBM297",
+            "ibm-297",
+            "CP297",
+            "cp0297",
+            "CCSID297",
+            "ccsid-297",
+            " 297 ",
+        ] {
+            assert_eq!(ebcdic(l), 297, "{l}");
+        }
+        assert_eq!(ebcdic("IBM037"), 37);
+        assert_eq!(ebcdic("37"), 37);
+        assert_eq!(ebcdic("1147"), 1147);
+        let whatwg = |l: &str| match input_charset(l) {
+            Some(InputCharset::Whatwg(e)) => e.name(),
+            other => panic!("{l}: {other:?}"),
+        };
+        assert_eq!(whatwg("1208"), "UTF-8");
+        assert_eq!(whatwg("CCSID1200"), "UTF-16BE");
+        assert_eq!(whatwg("13488"), "UTF-16BE");
+        assert_eq!(whatwg("819"), "windows-1252");
+        assert_eq!(whatwg("923"), "ISO-8859-15");
+        assert_eq!(whatwg("1252"), "windows-1252");
+        assert_eq!(whatwg("CP1250"), "windows-1250");
+        assert_eq!(whatwg("IBM912"), "ISO-8859-2");
+        // WHATWG labels are still labels.
+        assert_eq!(whatwg("windows-1252"), "windows-1252");
+        assert_eq!(whatwg("ibm866"), "IBM866");
+        for l in ["850", "IBM850", "99999999", "CCSID"] {
+            let e = parse_input_charset(l).unwrap_err();
+            assert_eq!(e.status, LnccmdStatus::BadValue, "{l}");
+        }
+        let e = parse_input_charset("850").unwrap_err();
+        assert!(
+            e.detail.contains("CCSID '850'") && e.detail.contains("297"),
+            "{}",
+            e.detail
+        );
+        // EBCDIC fields are decoded, then trimmed of EBCDIC blanks (0x40).
+        let t = input_charset("297").unwrap();
+        assert_eq!(
+            decode_param("PARM1", b"\x85\xC0\xE0\x40\x40\x00", t).unwrap(),
+            "eéç"
+        );
+    }
+
+    #[test]
+    fn mailprep_charset_takes_ccsids_that_mail_can_carry() {
+        assert_eq!(BodyCharset::parse("1208").unwrap(), BodyCharset::Utf8);
+        assert_eq!(BodyCharset::parse("CCSID1200").unwrap(), BodyCharset::Utf16);
+        assert_eq!(
+            BodyCharset::parse("923").unwrap().mime_name(),
+            "ISO-8859-15"
+        );
+        assert_eq!(
+            BodyCharset::parse("IBM1252").unwrap().mime_name(),
+            "windows-1252"
+        );
+        let e = BodyCharset::parse("297").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadValue);
+        assert!(
+            e.detail.contains("EBCDIC") && e.detail.contains("charset=UTF-8"),
+            "{}",
+            e.detail
+        );
+        assert_eq!(
+            BodyCharset::parse("850").unwrap_err().status,
+            LnccmdStatus::BadValue
+        );
+        // The label UTF-16BE stays refused (encoding_rs writes no UTF-16).
+        assert_eq!(
+            BodyCharset::parse("UTF-16BE").unwrap_err().status,
             LnccmdStatus::BadValue
         );
     }

@@ -22,7 +22,14 @@ pub const LNCCMD_FIXED_FIELD_MAX: usize = 1_073_741_824;
 fn dispatch(handle: &mut i32, cmd: &[u8], parm1: &[u8], parm2: &[u8]) -> (LnccmdStatus, String) {
     let cmd_text = String::from_utf8_lossy(cmd);
     let cmd_text = crate::charset::trim_field(&cmd_text);
-    let Some(command) = Command::from_name(cmd_text) else {
+    // A program whose fields are all EBCDIC passes the name in EBCDIC too:
+    // its letters are the same bytes in every EBCDIC CCSID.
+    let ebcdic_name = || {
+        let text = crate::ebcdic::decode_invariant(cmd);
+        Command::from_name(crate::charset::trim_field(&text))
+    };
+    let command = Command::from_name(cmd_text).or_else(|| (!cmd.is_ascii()).then(ebcdic_name)?);
+    let Some(command) = command else {
         let status = LnccmdStatus::UnknownCommand;
         let shown = if cmd_text.is_empty() {
             "(empty)".to_string()
@@ -169,6 +176,11 @@ pub unsafe extern "C" fn lnccmd(
 /// CL style): exactly `*_len` bytes are read from each field, no NUL needed;
 /// trailing blanks and NULs are trimmed. RESULT is written as exactly
 /// `result_len` bytes, blank-padded, without a NUL.
+///
+/// EBCDIC fields (a program that keeps its IBM i data) are passed as they
+/// are, blank-padded with 0x40, once MAILSMTP's `InputCharset` names their
+/// CCSID (297, 1147, 37...); MAILSMTP's own PARM1 and the command names may
+/// be EBCDIC too. RESULT stays ASCII (UTF-8).
 ///
 /// Each length is at most LNCCMD_FIXED_FIELD_MAX (1 GiB), far above any
 /// RPG, COBOL or CL field (RPG's largest is about 16 MB): a larger one is a

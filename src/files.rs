@@ -25,8 +25,18 @@ pub fn is_windows_path(v: &str) -> bool {
     drive || v.starts_with("\\\\")
 }
 
-/// The hint for a Windows path, after "'what' is a Windows path".
-pub const WINDOWS_HINT: &str = "give a path on this machine (copy the file there, or mount the share), such as /var/lnccmd/invoice.pdf";
+/// The hint for a Windows path, one text for `logfile`, `TraceFile`,
+/// MAILLATT and MAILBODYF, after "... is a Windows path"; `example` is a
+/// path on this machine for that use, whose folder the `mkdir -p` names.
+pub fn windows_hint(example: &str) -> String {
+    let folder = Path::new(example)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(
+        "use a path on this machine (copy the file or mount the share), such as {example}; create its folder if missing (mkdir -p {folder})"
+    )
+}
 
 fn open_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
     let status = if e.kind() == ErrorKind::NotFound {
@@ -36,7 +46,10 @@ fn open_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
     };
     let why = match e.kind() {
         ErrorKind::NotFound if is_windows_path(&path.to_string_lossy()) => {
-            format!("does not exist: it is a Windows path; {WINDOWS_HINT}")
+            format!(
+                "is a Windows path: {}",
+                windows_hint("/var/lnccmd/invoice.pdf")
+            )
         }
         ErrorKind::NotFound => "does not exist".to_string(),
         ErrorKind::PermissionDenied => "cannot be read: permission denied".to_string(),
@@ -124,13 +137,17 @@ mod tests {
         for p in ["/tmp/x", "x.pdf", r"a\b", "c:x"] {
             assert!(!is_windows_path(p), "{p}");
         }
-        let e = open_regular("attachment", Path::new(r"c:\factures\42.pdf")).unwrap_err();
-        assert_eq!(e.status, LnccmdStatus::FileNotFound);
-        assert!(
-            e.detail.contains("it is a Windows path") && e.detail.contains("on this machine"),
-            "{}",
-            e.detail
-        );
+        let hint = "use a path on this machine (copy the file or mount the share), such as /var/lnccmd/invoice.pdf; create its folder if missing (mkdir -p /var/lnccmd)";
+        for p in [r"c:\factures\42.pdf", r"\\srv\partage\42.pdf"] {
+            let e = open_regular("attachment", Path::new(p)).unwrap_err();
+            assert_eq!(e.status, LnccmdStatus::FileNotFound);
+            assert_eq!(
+                e.detail,
+                format!("attachment '{p}' is a Windows path: {hint}")
+            );
+            let e = read("HTML file", Path::new(p)).unwrap_err();
+            assert!(e.detail.ends_with(hint), "{}", e.detail);
+        }
     }
 
     #[test]

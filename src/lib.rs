@@ -38,6 +38,9 @@ pub mod command;
 mod compose;
 mod dkim;
 mod dryrun;
+mod ebcdic;
+#[rustfmt::skip]
+mod ebcdic_tables;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;

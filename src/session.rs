@@ -237,7 +237,7 @@ impl Session {
     }
 
     /// The charset of the caller's parameters (MAILSMTP `InputCharset`).
-    pub fn input_charset(&self) -> &'static encoding_rs::Encoding {
+    pub fn input_charset(&self) -> charset::InputCharset {
         self.settings.input
     }
 
@@ -516,7 +516,7 @@ impl Session {
             let bytes = crate::files::read("HTML file", Path::new(parm1))?;
             let what = format!("HTML file '{}'", printable(parm1));
             match bytes.strip_prefix(b"\xEF\xBB\xBF") {
-                Some(rest) => charset::decode_input(&what, rest, encoding_rs::UTF_8)?,
+                Some(rest) => charset::decode_input(&what, rest, charset::InputCharset::UTF8)?,
                 None => charset::decode_input(&what, &bytes, self.settings.input)?,
             }
         };

@@ -111,7 +111,7 @@ pub struct Settings {
     /// RFC 5322 check of every address when it is given (`checkMail`).
     pub check_mail: bool,
     /// Charset of every parameter the caller passes (`InputCharset`).
-    pub input: &'static encoding_rs::Encoding,
+    pub input: crate::charset::InputCharset,
     /// Extra attempts after a transient failure (`Retries`).
     pub retries: u32,
     /// MAILSEND sends a draft even when one of its commands failed
@@ -560,8 +560,9 @@ fn address_literal(domain: &str) -> std::result::Result<Option<String>, String> 
 fn check_logfile(name: &str, v: &str) -> Result<PathBuf> {
     if crate::files::is_windows_path(v) {
         return Err(bad_value(format!(
-            "'{name}' is a Windows path ('{}'): give a path on this machine, such as /var/log/lnccmd/send.csv",
-            printable(v)
+            "'{name}' is a Windows path ('{}'): {}",
+            printable(v),
+            crate::files::windows_hint("/var/log/lnccmd/send.csv")
         )));
     }
     let path = PathBuf::from(v);
@@ -654,7 +655,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
     let mut trace = None;
     let mut logfile = None;
     let mut check_mail = false;
-    let mut input = encoding_rs::UTF_8;
+    let mut input = crate::charset::InputCharset::UTF8;
     let mut port = None;
     let mut timeout = 60u32;
     let mut helo = None;
@@ -877,13 +878,7 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             }
             Key::InputCharset => {
                 let v = text_value(p, name, false)?;
-                let Some(enc) = encoding_rs::Encoding::for_label(v.as_bytes()) else {
-                    return Err(bad_value(format!(
-                        "'InputCharset' names no known charset: '{}' (use a WHATWG label such as UTF-8, windows-1252, ISO-8859-15)",
-                        printable(&v)
-                    )));
-                };
-                input = enc;
+                input = crate::charset::parse_input_charset(&v)?;
             }
         }
     }
@@ -1349,7 +1344,17 @@ mod tests {
         // A UNC share: the same hint (it was a file of that literal name).
         let e = parse(&format!("{base}\"\\\\srv\\partage\\log.txt\"")).unwrap_err();
         assert_eq!(e.status, LnccmdStatus::BadValue);
-        assert!(e.detail.contains("Windows path"), "{}", e.detail);
+        assert_eq!(
+            e.detail,
+            format!(
+                "'logfile' is a Windows path ('\\\\srv\\partage\\log.txt'): {}",
+                crate::files::windows_hint("/var/log/lnccmd/send.csv")
+            )
+        );
+        assert!(
+            e.detail
+                .ends_with("create its folder if missing (mkdir -p /var/log/lnccmd)")
+        );
         let e = parse(&format!("{base}/no/such/folder/log.csv")).unwrap_err();
         assert!(
             e.detail.contains("create it (mkdir -p '/no/such/folder')"),
@@ -1396,10 +1401,18 @@ mod tests {
     #[test]
     fn input_charset() {
         let s = parse("Server=x.test;Sender=a@b.test;InputCharset=windows-1252").unwrap();
-        assert_eq!(s.input.name(), "windows-1252");
+        assert_eq!(
+            s.input,
+            crate::charset::InputCharset::Whatwg(encoding_rs::WINDOWS_1252)
+        );
+        let s = parse("Server=x.test;Sender=a@b.test;InputCharset=CCSID1147").unwrap();
+        assert!(matches!(s.input, crate::charset::InputCharset::Ebcdic(t) if t.ccsid == 1147));
+        let e = parse("Server=x.test;Sender=a@b.test;InputCharset=850").unwrap_err();
+        assert_eq!(e.status, LnccmdStatus::BadValue);
+        assert!(e.detail.contains("CCSID '850'"), "{}", e.detail);
         assert_eq!(
             parse("Server=x.test;Sender=a@b.test").unwrap().input,
-            encoding_rs::UTF_8
+            crate::charset::InputCharset::UTF8
         );
     }
 

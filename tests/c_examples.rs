@@ -143,6 +143,50 @@ fn fixed_fields_c_sends_with_blank_padded_fields() {
 }
 
 #[test]
+fn ebcdic_fields_c_sends_ccsid_297_data_with_the_euro_of_1147() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile("ebcdic_fields", dir.path());
+    let out = run(&exe, &["127.0.0.1", &server.port.to_string(), "1147"]);
+    assert!(
+        out.status.success(),
+        "ebcdic_fields failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = &server.wait_for(1)[0];
+    assert_eq!(m["mail_from"], "factures@example.test");
+    assert_eq!(rcpts(m), ["francois@example.test"]);
+    assert_eq!(
+        header(m, "From"),
+        Some("Société Générale <factures@example.test>")
+    );
+    assert_eq!(header(m, "To"), Some("François <francois@example.test>"));
+    assert_eq!(header(m, "Subject"), Some("Facture n°42 : 1 234,56 €"));
+    assert_eq!(
+        body_text(m),
+        "Madame, Monsieur,\nVotre reçu de 1 234,56 € est réglé; merci.\nLeçon: été, à bientôt, déjà vu.\n"
+    );
+}
+
+#[test]
+fn ebcdic_fields_c_declaring_297_is_refused_at_the_euro_byte_naming_1147() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile("ebcdic_fields", dir.path());
+    let out = run(&exe, &["127.0.0.1", &server.port.to_string(), "297"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("MAILSUBJ failed: 107 MAILSUBJ: PARM1: byte 0x9F at offset 24 is the currency sign '¤' in CCSID 297")
+            && err.contains("declare InputCharset=1147"),
+        "{err}"
+    );
+    // The program stops at the first failure, as an RPG program testing RESULT does.
+    assert!(!err.contains("MAILSEND"), "{err}");
+    assert_eq!(server.messages().len(), 0);
+}
+
+#[test]
 fn invoice_c_sends_html_pdf_logo_in_windows_1252() {
     let server = SmtpServer::start();
     let dir = tempfile::tempdir().unwrap();

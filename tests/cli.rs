@@ -214,7 +214,9 @@ ENDPGM
     );
     assert!(err.contains("MONMSG"), "{err}");
     assert!(err.contains(&format!("{file}:12: 400 MAILSEND: ")), "{err}");
-    assert!(err.contains("1 message sent (2 failed)"), "{err}");
+    // Two messages: 'kept', sent by its second MAILSEND (its failed first
+    // one is not a failed message), and 'lost'.
+    assert!(err.contains("lnccmd: 1 message sent (1 failed)\n"), "{err}");
     let msgs = server.wait_for(1);
     assert_eq!(header(&msgs[0], "Subject"), Some("kept"));
 }
@@ -332,7 +334,7 @@ fn sndmail_sends_one_mail_from_keywords() {
     // &X is not declared: nothing is sent.
     assert_eq!(status(&out), 65, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("lnccmd sndmail: error: &X is not declared"),
+        stderr(&out).contains("lnccmd sndmail: error: MSG: &X is not declared"),
         "{}",
         stderr(&out)
     );
@@ -395,6 +397,8 @@ fn sndmail_sends_one_mail_from_keywords() {
             && err.contains("trying server 2 of CFGSMTP"),
         "{err}"
     );
+    // The message was delivered: sent, not failed (issue #16 item 7).
+    assert!(err.ends_with("lnccmd: 1 message sent\n"), "{err}");
     let m = &server.wait_for(2)[1];
     assert_eq!(m["mail_from"], "ops@example.test");
     assert_eq!(header(m, "Subject"), Some("second"));
@@ -643,7 +647,169 @@ fn the_vendors_example_pasted_from_its_page_runs_up_to_the_windows_path_hint() {
     let err = stderr(&out);
     assert_eq!(status(&out), 1, "{err}");
     assert!(
-        err.contains("106 MAILSMTP: 'logfile' is a Windows path"),
+        err.contains("106 MAILSMTP: 'logfile' is a Windows path")
+            && err.contains("create its folder if missing (mkdir -p /var/log/lnccmd)"),
         "{err}"
     );
+}
+
+/// Issue #16 item 7: a multi-line body from a file and from standard input
+/// arrives line for line, indentation kept, after MSG's lines.
+#[test]
+fn sndmail_takes_a_multi_line_body_from_a_file_or_stdin() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.txt");
+    std::fs::write(
+        &body,
+        "Bonjour,\r\n\r\n  la facture est jointe.\r\nMerci.\r\n",
+    )
+    .unwrap();
+    let smtp = format!(
+        "SMTP('Server=127.0.0.1;port={};Sender=ops@example.test')",
+        server.port
+    );
+    let out = lnccmd(&[
+        "sndmail",
+        "TOINTNET(bob@example.test)",
+        "SUBJECT('from a file')",
+        "MSG('Facture 42')",
+        &format!("MSGFILE('{}')", body.display()),
+        &smtp,
+    ]);
+    assert_eq!(status(&out), 0, "{}", stderr(&out));
+    let m = &server.wait_for(1)[0];
+    assert_eq!(
+        body_text(m),
+        "Facture 42\nBonjour,\n\n  la facture est jointe.\nMerci.\n"
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lnccmd"))
+        .args([
+            "sndmail",
+            "TOINTNET(bob@example.test)",
+            "SUBJECT('from stdin')",
+        ])
+        .args(["MSGFILE(*STDIN)", &smtp])
+        .env_remove("LNCCMD_SMTP")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all("ligne 1\nligne 2 : été\n".as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status(&out), 0, "{}", stderr(&out));
+    let m = &server.wait_for(2)[1];
+    assert_eq!(header(m, "Subject"), Some("from stdin"));
+    assert_eq!(body_text(m), "ligne 1\nligne 2 : été\n");
+
+    // A file that is not there: 200, and nothing sent.
+    let out = lnccmd(&[
+        "sndmail",
+        "TOINTNET(bob@example.test)",
+        "MSGFILE('/no/such/body.txt')",
+        &smtp,
+    ]);
+    assert_eq!(status(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "lnccmd sndmail: 200 LNCSNDMAIL: MSGFILE '/no/such/body.txt' cannot be read"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(server.messages().len(), 2);
+}
+
+/// Issue #16 item 7: --check finds what MAILSMTP would refuse in constant
+/// properties, and an unquoted value, naming the keyword; nothing is sent.
+#[test]
+fn sndmail_check_and_unquoted_values_send_nothing() {
+    let server = SmtpServer::start();
+    let smtp = |extra: &str| {
+        format!(
+            "SMTP('Server=127.0.0.1;port={};Sender=ops@example.test{extra}')",
+            server.port
+        )
+    };
+    let out = lnccmd(&[
+        "sndmail",
+        "--check",
+        "TOINTNET(bob@example.test)",
+        &smtp(""),
+    ]);
+    assert_eq!(status(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "lnccmd sndmail: no error found (nothing was sent)\n"
+    );
+    for check in [true, false] {
+        let mut args = vec!["sndmail"];
+        if check {
+            args.push("--check");
+        }
+        let bad = smtp(";Timout=30");
+        let out = lnccmd(&[&args[..], &["TOINTNET(bob@example.test)", &bad]].concat());
+        assert_eq!(status(&out), 65, "{}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(
+                "lnccmd sndmail: error: SMTP: MAILSMTP would refuse these properties: 112 MAILSMTP: unknown property 'Timout'"
+            ),
+            "{}",
+            stderr(&out)
+        );
+        let good = smtp("");
+        let out = lnccmd(
+            &[
+                &args[..],
+                &["TOINTNET(bob@example.test)", "SUBJECT(Facture 42)", &good],
+            ]
+            .concat(),
+        );
+        assert_eq!(status(&out), 65, "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "lnccmd sndmail: error: SUBJECT(Facture 42): a value with blanks, commas or quotes must be quoted, or CL reads 2 values: write SUBJECT('Facture 42')\n"
+        );
+        let out = lnccmd(
+            &[
+                &args[..],
+                &["TOINTNET(bob@example.test)", "SUBJECT(l'équipe)", &good],
+            ]
+            .concat(),
+        );
+        assert_eq!(status(&out), 65, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("SUBJECT(l'équipe): a value holding a quote must be quoted, with each quote doubled: write SUBJECT('l''équipe')"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // The same check in a program, before anything runs.
+    let dir = tempfile::tempdir().unwrap();
+    let file = script(
+        dir.path(),
+        "bad.clp",
+        &format!(
+            "PGM\n  LNCSNDMAIL TOINTNET(bob@example.test) MSG('x') {}\nENDPGM\n",
+            smtp(";SSLType=TSL")
+        ),
+    );
+    for args in [vec!["run", "--check", &file], vec!["run", &file]] {
+        let out = lnccmd(&args);
+        assert_eq!(status(&out), 65, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{file}:2: error: SMTP: MAILSMTP would refuse these properties: 106 MAILSMTP: 'SSLType'")),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(server.messages().is_empty());
 }

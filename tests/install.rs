@@ -184,6 +184,94 @@ fn make_install_puts_the_library_its_links_header_and_pc_file() {
     assert_eq!(stage.pkg_config(&["--modversion"]), [VERSION]);
 }
 
+/// `man` renders a page: its text, and any warning of groff or man.
+fn render_man(page: &Path) -> (String, String) {
+    let out = run(
+        Command::new("man")
+            .env("MANROFFSEQ", "")
+            .env("MANWIDTH", "80")
+            .args(["--warnings", "-E", "UTF-8", "-l", "-Tutf8"])
+            .arg(page),
+        Duration::from_secs(30),
+    );
+    // Bold and underline are overstrikes ("X\bX", "_\bX") when stdout is
+    // not a terminal: keep the last character of each; groff writes `\-` as
+    // U+2212 and a hyphen as U+2010 in UTF-8.
+    let mut text = String::new();
+    for c in String::from_utf8_lossy(&out.stdout).chars() {
+        match c {
+            '\u{8}' => {
+                text.pop();
+            }
+            '\u{2212}' | '\u{2010}' => text.push('-'),
+            c => text.push(c),
+        }
+    }
+    (text, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Issue #16 item 6: `make install` puts the command in BINDIR, and its
+/// pages lnccmd(1), lnccmd-run(1) and lnccmd-sndmail(1) in MANDIR/man1,
+/// which man renders without a warning, the version filled in.
+#[test]
+fn make_install_puts_the_command_and_its_manual_pages() {
+    let stage = Stage::install("/opt/lnccmd/lib", &[]);
+    let bin = stage.path("/opt/lnccmd/bin/lnccmd");
+    let out = run(Command::new(&bin).arg("--version"), Duration::from_secs(30));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("lnccmd {VERSION}")
+    );
+    let out = run(
+        Command::new(&bin).args([
+            "sndmail",
+            "--check",
+            "TOINTNET(a@example.test)",
+            "SMTP('Server=h;Sender=s@example.test')",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "lnccmd sndmail: no error found (nothing was sent)\n"
+    );
+    for (page, name) in [
+        (
+            "lnccmd.1",
+            "lnccmd - LAUNCHER Office LNCCMD mail commands from the shell",
+        ),
+        (
+            "lnccmd-run.1",
+            "lnccmd-run - run a CL program of LNCCMD mail calls",
+        ),
+        (
+            "lnccmd-sndmail.1",
+            "lnccmd-sndmail - send one mail as LAUNCHER's LNCSNDMAIL command",
+        ),
+    ] {
+        let file = stage.path(&format!("/opt/lnccmd/share/man/man1/{page}"));
+        let meta = std::fs::metadata(&file).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+            0o644,
+            "{page}"
+        );
+        let source = std::fs::read_to_string(&file).unwrap();
+        assert!(!source.contains("@VERSION@"), "{page}");
+        let (text, warnings) = render_man(&file);
+        assert!(warnings.is_empty(), "{page}: {warnings}");
+        assert!(text.contains(name), "{page}:\n{text}");
+        assert!(
+            text.contains(&format!("lnccmd {VERSION}")),
+            "{page}:\n{text}"
+        );
+    }
+    let (text, _) = render_man(&stage.path("/opt/lnccmd/share/man/man1/lnccmd-sndmail.1"));
+    for keyword in ["TOINTNET", "MSGFILE", "CFGSMTP", "--check", "LNCCMD_SMTP"] {
+        assert!(text.contains(keyword), "lnccmd-sndmail(1) lacks {keyword}");
+    }
+}
+
 #[test]
 fn a_c_program_built_with_pkg_config_alone_sends_mail() {
     let stage = Stage::install("/opt/lnccmd/lib", &[]);
@@ -494,7 +582,12 @@ fn make_deb_packages_install_with_dpkg_and_a_c_program_and_the_cli_work() {
     let m = &server.wait_for(2)[1];
     assert_eq!(rcpts(m), ["amy@example.test"]);
     assert_eq!(header(m, "Subject"), Some("from the package"));
-    for page in ["man1/lnccmd.1.gz", "man3/lnccmd.3.gz"] {
+    for page in [
+        "man1/lnccmd.1.gz",
+        "man1/lnccmd-run.1.gz",
+        "man1/lnccmd-sndmail.1.gz",
+        "man3/lnccmd.3.gz",
+    ] {
         let out = run(
             Command::new("man")
                 .env("MANROFFSEQ", "")

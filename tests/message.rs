@@ -255,6 +255,58 @@ fn a_charset_that_cannot_carry_the_text_says_which_character() {
     ok(&mut h, "MAILEND", "", "");
 }
 
+/// Issue #16 item 5: a Windows path (drive or UNC share) gets one hint,
+/// the same at MAILSMTP's logfile and at MAILLATT and MAILBODYF, and the
+/// draft is not sent without the file.
+#[test]
+fn windows_paths_get_the_same_hint_at_logfile_maillatt_and_mailbodyf() {
+    let server = SmtpServer::start();
+    let hint = |example: &str, folder: &str| {
+        format!(
+            "use a path on this machine (copy the file or mount the share), such as {example}; create its folder if missing (mkdir -p {folder})"
+        )
+    };
+    let mut h = 0;
+    let (rc, text) = call(
+        &mut h,
+        "MAILSMTP",
+        &format!("{};logfile=\"\\\\srv\\partage\\log.txt\"", server.props()),
+        "",
+    );
+    assert_eq!(rc, 106, "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "'logfile' is a Windows path ('\\\\srv\\partage\\log.txt'): {}",
+            hint("/var/log/lnccmd/send.csv", "/var/log/lnccmd")
+        )),
+        "{text}"
+    );
+    // The literal name was not created in the current folder.
+    assert!(!Path::new("\\\\srv\\partage\\log.txt").exists());
+    ok(&mut h, "MAILSMTP", &server.props(), "");
+    ok(&mut h, "MAILPREP", "bob@example.test", "");
+    for (cmd, path) in [
+        ("MAILLATT", r"\\srv\partage\facture.pdf"),
+        ("MAILLATT", r"c:\factures\42.pdf"),
+        ("MAILBODYF", r"C:/temp/body.html"),
+        ("MAILBODYF", r"\\srv\partage\body.html"),
+    ] {
+        let (rc, text) = call(&mut h, cmd, path, "");
+        assert_eq!(rc, 200, "{cmd} {path}: {text}");
+        assert!(
+            text.ends_with(&format!(
+                "'{path}' is a Windows path: {}",
+                hint("/var/lnccmd/invoice.pdf", "/var/lnccmd")
+            )),
+            "{text}"
+        );
+    }
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 114, "{text}");
+    ok(&mut h, "MAILEND", "", "");
+    assert!(server.messages().is_empty());
+}
+
 #[test]
 fn input_charset_windows_1252() {
     let server = SmtpServer::start();
@@ -654,4 +706,86 @@ fn oversized_composite_and_special_files_are_refused_at_maillatt() {
         "",
     );
     assert_eq!(rc, 201, "{text}");
+}
+
+/// Text in an EBCDIC CCSID, by glibc's iconv (not lnccmd's tables).
+fn ebcdic(ccsid: &str, text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("iconv")
+        .args(["-f", "UTF-8", "-t", &format!("IBM{ccsid}")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("iconv (libc-bin) is needed by this test");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "iconv to IBM{ccsid}: {text}");
+    out.stdout
+}
+
+/// Issue #16 item 4: a session whose data is EBCDIC (CCSID 1147, declared
+/// as IBM i writes it): fields blank-padded with 0x40, and an HTML file in
+/// EBCDIC for MAILBODYF, arrive as the text they are; MAILPREP refuses an
+/// EBCDIC charset for the mail itself.
+#[test]
+fn ebcdic_fields_and_html_file_with_an_ebcdic_input_charset() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let html = write(
+        dir.path(),
+        "avis.html",
+        &ebcdic("1147", "<p>Réglé : 1 234,56 €, merci, François.</p>\n"),
+    );
+    let field = |text: &str, len: usize| {
+        let mut f = ebcdic("1147", text);
+        assert!(f.len() <= len);
+        f.resize(len, 0x40);
+        f
+    };
+    let mut h = 0;
+    let props = format!("{};InputCharset=CCSID1147", server.props());
+    let (rc, res) = call_fixed(&mut h, "MAILSMTP", &field(&props, 512), b"");
+    assert_eq!(rc, 0, "{res}");
+    let (rc, res) = call_fixed(
+        &mut h,
+        "MAILPREP",
+        &field("bob@example.test", 256),
+        &field("charset=297", 256),
+    );
+    assert_eq!(rc, 106, "{res}");
+    assert!(res.contains("EBCDIC (CCSID 297)"), "{res}");
+    let (rc, res) = call_fixed(
+        &mut h,
+        "MAILPREP",
+        &field("bob@example.test", 256),
+        &field("subject=\"Avis n°7 : 12 €\";charset=923", 256),
+    );
+    assert_eq!(rc, 0, "{res}");
+    let (rc, res) = call_fixed(&mut h, "MAILTEXT", &field("Leçon d'été : 12 €", 80), b"");
+    assert_eq!(rc, 0, "{res}");
+    let (rc, res) = call_fixed(
+        &mut h,
+        "MAILBODYF",
+        &field(html.to_str().unwrap(), 256),
+        b"",
+    );
+    assert_eq!(rc, 0, "{res}");
+    let (rc, res) = call_fixed(&mut h, "MAILSEND", b"", b"");
+    assert_eq!(rc, 0, "{res}");
+    ok(&mut h, "MAILEND", "", "");
+    let m = &server.wait_for(1)[0];
+    assert_eq!(header(m, "Subject"), Some("Avis n°7 : 12 €"));
+    let parts = leaf_parts(m);
+    assert_eq!(parts[0]["content_type"], "text/plain");
+    assert_eq!(parts[0]["charset"], "iso-8859-15");
+    assert_eq!(text(parts[0]), "Leçon d'été : 12 €");
+    assert_eq!(
+        text(parts[1]),
+        "<p>Réglé : 1 234,56 €, merci, François.</p>"
+    );
 }

@@ -135,11 +135,18 @@ argument or several (quote them for the shell).
                        where nothing can have been delivered (never 409).
   SMTP('Server=\"...\";Sender=\"...\";...')   extension: any MAILSMTP
                        properties, applied after CFGSMTP's (the last wins)
+  MSGFILE('/path/body.txt' | *STDIN)   extension: a multi-line text body
+                       from a UTF-8 file or standard input, after MSG's lines
+
+A value with blanks, commas or quotes is quoted: SUBJECT('Invoice 42'),
+MSG('l''équipe'); an unquoted one is refused, naming its keyword.
 
 Environment: LNCCMD_SMTP, MAILSMTP properties applied before all others
 (a default server and sender).
 
-Options: --dry-run, --out DIR, -q/--quiet, -h/--help, as for lnccmd run.
+Options: --dry-run, --out DIR, -q/--quiet, -h/--help, as for lnccmd run;
+--check checks the keywords and the constant MAILSMTP properties (CFGSMTP,
+SMTP) as the send would, and sends nothing.
 Errors print 'lnccmd sndmail: RESULT'; the exit status is the same as for
 lnccmd run (see lnccmd --help).
 
@@ -201,7 +208,7 @@ fn parse_options(argv: &[String], run: bool) -> Result<Options, Usage> {
                     .ok_or_else(|| Usage(format!("--set {v}: write NAME=VALUE")))?;
                 o.sets.push((n.to_string(), val.to_string()));
             }
-            "--check" if run => o.check = true,
+            "--check" => o.check = true,
             "--progress" if run => {
                 o.progress = Some(match inline {
                     None => 100,
@@ -233,6 +240,11 @@ struct CliHost {
     shown: u64,
     last_line: Instant,
     open: BTreeSet<i32>,
+    /// Sessions whose last MAILSEND failed, its draft still there: the
+    /// message is counted when its outcome is known (sent by a later
+    /// MAILSEND, such as the next CFGSMTP server's, or failed at the next
+    /// MAILPREP, at MAILEND or at the end), so a message counts once.
+    unsent: BTreeSet<i32>,
 }
 
 impl CliHost {
@@ -254,6 +266,7 @@ impl CliHost {
             shown: 0,
             last_line: Instant::now(),
             open: BTreeSet::new(),
+            unsent: BTreeSet::new(),
         }
     }
 
@@ -290,6 +303,7 @@ impl CliHost {
     /// MAILEND on every session still open (an error stopped the program,
     /// or it did not end its sessions).
     fn close_all(&mut self) {
+        self.failed += std::mem::take(&mut self.unsent).len() as u64;
         for h in std::mem::take(&mut self.open) {
             let mut h = h;
             lnccmd::call(&mut h, "MAILEND", "", "", "");
@@ -332,6 +346,10 @@ impl Host for CliHost {
                 "lnccmd: warning: MAILSMTP InputCharset={cs}, but lnccmd passes the script's text as UTF-8: non-ASCII characters will be misread"
             );
         }
+        if (name == "MAILPREP" || name == "MAILEND") && self.unsent.remove(&before) {
+            // The draft of the failed MAILSEND is given up.
+            self.failed += 1;
+        }
         if name == "MAILSMTP" && before == 0 && *handle != 0 {
             self.open.insert(*handle);
         } else if name == "MAILEND" && *handle == 0 {
@@ -340,9 +358,10 @@ impl Host for CliHost {
             // 202 (log not written) and 501 (some recipients refused): the
             // message went out.
             if matches!(code, 0 | 202 | 501) {
+                self.unsent.remove(&before);
                 self.sent += 1;
             } else {
-                self.failed += 1;
+                self.unsent.insert(before);
             }
             self.tick();
         }
@@ -494,10 +513,17 @@ fn cmd_sndmail(o: Options) -> ExitCode {
     let mut program = match script::compile(&source, default_smtp()) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{label}: error: {}", e.message);
+            let message = sndmail::unquoted_argument(&o.args).unwrap_or(e.message);
+            eprintln!("{label}: error: {message}");
             return ExitCode::from(EXIT_SCRIPT);
         }
     };
+    if o.check {
+        if !o.quiet {
+            eprintln!("{label}: no error found (nothing was sent)");
+        }
+        return ExitCode::SUCCESS;
+    }
     let out = match dry_run_dir(&o) {
         Ok(d) => d,
         Err(code) => return code,

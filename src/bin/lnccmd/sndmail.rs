@@ -9,7 +9,7 @@ use crate::script::Host;
 
 /// The keywords, in the order of the help text. None is positional.
 pub const KEYWORDS: &[&str] = &[
-    "TOINTNET", "SUBJECT", "MSG", "DOC", "HTML", "PTY", "CFMDEL", "CFGSMTP", "SMTP",
+    "TOINTNET", "SUBJECT", "MSG", "DOC", "HTML", "PTY", "CFMDEL", "CFGSMTP", "SMTP", "MSGFILE",
 ];
 
 /// CFGSMTP's elements, in order.
@@ -44,6 +44,8 @@ pub struct Spec {
     to: Vec<(Expr, Kind)>,
     subject: Option<Expr>,
     msg: Vec<Expr>,
+    /// MSGFILE: a text file (or `*STDIN`) whose lines follow MSG's.
+    msg_file: Option<Expr>,
     docs: Vec<(Expr, Option<Expr>)>,
     html: Option<Expr>,
     pty: Option<Expr>,
@@ -104,6 +106,77 @@ pub fn quote(v: &str) -> String {
     format!("\"{}\"", v.replace('"', "\"\""))
 }
 
+/// A CL string literal (`'` doubled).
+fn cl_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "''"))
+}
+
+/// The error for a value written without quotes where CL splits it in
+/// several (`SUBJECT(Invoice 42)`, `MSG(Hello, Bob)`): it names the
+/// keyword and shows the value quoted. `None` unless there are several
+/// elements, every one an unquoted word (with variables or operators, the
+/// expression's own error says more).
+fn unquoted(keyword: &str, elems: &[Elem], line: usize) -> Option<SyntaxError> {
+    let words: Option<Vec<&str>> = elems
+        .iter()
+        .map(|e| match e {
+            Elem::Word(w) => Some(w.as_str()),
+            _ => None,
+        })
+        .collect();
+    let words = words.filter(|w| w.len() > 1)?;
+    let text = words.join(" ");
+    Some(err(
+        line,
+        format!(
+            "{keyword}({text}): a value with blanks, commas or quotes must be quoted, or CL reads {} values: write {keyword}({})",
+            words.len(),
+            cl_quote(&text)
+        ),
+    ))
+}
+
+/// For command-line arguments that do not parse: the first one written
+/// `KEYWORD(value)` with an unquoted value holding a quote
+/// (`SUBJECT(l'equipe)`), which CL reads as the start of a string never
+/// closed. The message names the keyword and shows the value quoted.
+pub fn unquoted_argument(args: &[String]) -> Option<String> {
+    args.iter().find_map(|a| {
+        let a = a.trim();
+        let (keyword, rest) = a.split_once('(')?;
+        let inside = rest.strip_suffix(')')?;
+        let is_keyword = !keyword.is_empty() && keyword.chars().all(|c| c.is_ascii_alphabetic());
+        let quoted = inside.trim_start().starts_with(['\'', '(']);
+        (is_keyword && !quoted && inside.contains('\'')).then(|| {
+            format!(
+                "{keyword}({inside}): a value holding a quote must be quoted, with each quote doubled: write {keyword}({})",
+                cl_quote(inside.trim())
+            )
+        })
+    })
+}
+
+/// A display name and an address written unquoted side by side
+/// (`Bob <bob@example.com>`): CL reads two values. The error names the
+/// keyword and shows the value quoted.
+fn name_and_address(keyword: &str, elems: &[Elem], line: usize) -> Result<(), SyntaxError> {
+    for pair in elems.windows(2) {
+        if let [Elem::Word(name), Elem::Word(addr)] = pair
+            && addr.starts_with('<')
+            && !name.starts_with('*')
+        {
+            return Err(err(
+                line,
+                format!(
+                    "{keyword}: {name} {addr} is a name and an address: quote them as one value, {}",
+                    cl_quote(&format!("{name} {addr}"))
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Spec {
     /// Checks the keywords of a LNCSNDMAIL statement (bound to `KEYWORDS`).
     pub fn compile(st: &Statement, slots: &[Option<Param>]) -> Result<Spec, SyntaxError> {
@@ -118,7 +191,11 @@ impl Spec {
             )
         })?;
         let mut to = Vec::new();
+        name_and_address("TOINTNET", &tointnet.elems, tointnet.line)?;
         for e in &tointnet.elems {
+            if let Elem::List(inner) = e {
+                name_and_address("TOINTNET", inner, tointnet.line)?;
+            }
             match e {
                 Elem::List(inner) if !has_op(inner) => {
                     let (addr, kind) = match inner.as_slice() {
@@ -157,6 +234,16 @@ impl Spec {
         }
         if to.is_empty() {
             return Err(err(tointnet.line, "TOINTNET() names no recipient"));
+        }
+        // Keywords of one value, and MSG, whose values are lines: unquoted
+        // words there are a value CL split (DOC, TOINTNET and CFGSMTP take
+        // several values).
+        for k in ["SUBJECT", "MSG", "HTML", "PTY", "SMTP", "MSGFILE"] {
+            if let Some(p) = get(k)
+                && let Some(e) = unquoted(k, &p.elems, p.line)
+            {
+                return Err(e);
+            }
         }
         let whole = |k: &str| get(k).map(|p| p.elems.clone());
         let msg = match get("MSG") {
@@ -216,6 +303,7 @@ impl Spec {
                 vec![p.elems.as_slice()]
             };
             for g in groups {
+                name_and_address("CFGSMTP", g, p.line)?;
                 if g.len() > CFGSMTP_ELEMENTS.len() || has_op(g) {
                     return Err(err(
                         p.line,
@@ -236,62 +324,62 @@ impl Spec {
                 );
             }
         }
-        Ok(Spec {
+        let spec = Spec {
             line: st.line,
             to,
             subject: whole("SUBJECT"),
             msg,
+            msg_file: whole("MSGFILE"),
             docs,
             html: whole("HTML"),
             pty: whole("PTY"),
             report,
             servers,
             smtp: whole("SMTP"),
-        })
+        };
+        spec.check_constant_properties()?;
+        Ok(spec)
     }
 
     /// Runs `check` on every expression (declared variables, operators).
+    /// An error is given the keyword of its value.
     pub fn check(
         &self,
         mut check: impl FnMut(&[Elem], usize) -> Result<(), SyntaxError>,
     ) -> Result<(), SyntaxError> {
         let l = self.line;
-        for (a, _) in &self.to {
-            check(a, l)?;
-        }
-        for e in self
-            .subject
-            .iter()
-            .chain(&self.msg)
-            .chain(&self.html)
-            .chain(&self.pty)
-        {
-            check(e, l)?;
-        }
+        let mut values: Vec<(&str, &Expr)> = Vec::new();
+        values.extend(self.to.iter().map(|(a, _)| ("TOINTNET", a)));
+        values.extend(self.subject.iter().map(|e| ("SUBJECT", e)));
+        values.extend(self.msg.iter().map(|e| ("MSG", e)));
+        values.extend(self.msg_file.iter().map(|e| ("MSGFILE", e)));
+        values.extend(self.html.iter().map(|e| ("HTML", e)));
+        values.extend(self.pty.iter().map(|e| ("PTY", e)));
         for (p, n) in &self.docs {
-            check(p, l)?;
-            if let Some(n) = n {
-                check(n, l)?;
-            }
+            values.push(("DOC", p));
+            values.extend(n.iter().map(|n| ("DOC", n)));
         }
         for s in &self.servers {
-            for e in s.iter().flatten() {
-                check(e, l)?;
-            }
+            values.extend(s.iter().flatten().map(|e| ("CFGSMTP", e)));
         }
-        if let Some(s) = &self.smtp {
-            check(s, l)?;
+        values.extend(self.smtp.iter().map(|e| ("SMTP", e)));
+        for (keyword, e) in values {
+            if let Err(mut error) = check(e, l) {
+                error.message = format!("{keyword}: {}", error.message);
+                return Err(error);
+            }
         }
         Ok(())
     }
 
-    /// The values, with `eval` for expressions; `default_smtp` is the
-    /// `LNCCMD_SMTP` property string. Errors are (code, RESULT).
-    pub fn resolve(
+    /// MAILSMTP's property string of each server, with `eval` for
+    /// expressions; `default_smtp` is the `LNCCMD_SMTP` property string.
+    /// Errors are (code, RESULT).
+    fn properties(
         &self,
-        eval: impl Fn(&[Elem]) -> String,
+        eval: &impl Fn(&[Elem]) -> String,
         default_smtp: Option<&str>,
-    ) -> Result<Mail, (i32, String)> {
+    ) -> Result<Vec<String>, (i32, String)> {
         let fail = |code: i32, msg: String| (code, format!("{code} LNCSNDMAIL: {msg}"));
         let value = |e: &Expr| eval(e).trim_matches(' ').to_string();
         let extra = self.smtp.as_ref().map(value).unwrap_or_default();
@@ -361,16 +449,76 @@ impl Spec {
             }
             smtp.push(props);
         }
+        Ok(smtp)
+    }
+
+    /// Checks, as MAILSMTP of the run will, the property strings made of
+    /// constants only (`CFGSMTP('smtp.example.com' 587 ...)`, `SMTP('...')`),
+    /// so that `--check` and the check before a run find a misspelt or bad
+    /// property. A string with a variable is checked when it runs, and so
+    /// are what depends on the machine or the environment then: a missing
+    /// Server or Sender (LNCCMD_SMTP may give them), files, certificates.
+    fn check_constant_properties(&self) -> Result<(), SyntaxError> {
+        let constant = std::cell::Cell::new(true);
+        let literal = |e: &[Elem]| match e {
+            [Elem::Str(v) | Elem::Word(v)] => v.clone(),
+            _ => {
+                constant.set(false);
+                String::new()
+            }
+        };
+        let Ok(all) = self.properties(&literal, None) else {
+            return Ok(());
+        };
+        if !constant.get() {
+            return Ok(());
+        }
+        for props in all {
+            let mut h = 0;
+            let (code, text) = lnccmd::call(&mut h, "MAILSMTP", "", &props, "");
+            if h != 0 {
+                lnccmd::call(&mut h, "MAILEND", "", "", "");
+            }
+            // 104 syntax, 106 bad value, 110 control character, 112 unknown property.
+            if matches!(code, 104 | 106 | 110 | 112) {
+                let keyword = if self.servers.is_empty() {
+                    "SMTP"
+                } else {
+                    "CFGSMTP/SMTP"
+                };
+                return Err(err(
+                    self.line,
+                    format!("{keyword}: MAILSMTP would refuse these properties: {text}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The values, with `eval` for expressions; `default_smtp` is the
+    /// `LNCCMD_SMTP` property string. Errors are (code, RESULT).
+    pub fn resolve(
+        &self,
+        eval: impl Fn(&[Elem]) -> String,
+        default_smtp: Option<&str>,
+    ) -> Result<Mail, (i32, String)> {
+        let fail = |code: i32, msg: String| (code, format!("{code} LNCSNDMAIL: {msg}"));
+        let value = |e: &Expr| eval(e).trim_matches(' ').to_string();
+        let smtp = self.properties(&eval, default_smtp)?;
         let opt = |e: &Option<Expr>| e.as_ref().map(value).filter(|v| !v.is_empty());
+        let mut lines: Vec<String> = self
+            .msg
+            .iter()
+            .map(|e| eval(e).trim_end_matches(' ').to_string())
+            .collect();
+        if let Some(source) = opt(&self.msg_file) {
+            lines.extend(read_text(&source).map_err(|(code, msg)| fail(code, msg))?);
+        }
         Ok(Mail {
             smtp,
             to: self.to.iter().map(|(a, k)| (value(a), *k)).collect(),
             subject: opt(&self.subject),
-            lines: self
-                .msg
-                .iter()
-                .map(|e| eval(e).trim_end_matches(' ').to_string())
-                .collect(),
+            lines,
             html: opt(&self.html),
             docs: self
                 .docs
@@ -381,6 +529,49 @@ impl Spec {
             report: self.report,
         })
     }
+}
+
+/// MSGFILE's text: a file, or standard input for `*STDIN`. UTF-8 (the
+/// script's and the command line's charset), LF or CRLF line ends; a last
+/// line end adds no empty line. It becomes one MAILTEXT holding the line
+/// breaks, so that blanks at the start of its lines are kept (MAILTEXT
+/// trims a parameter's ends only). `None` for an empty text. Read when the
+/// command runs, so a program may write the file just before. Errors are
+/// (code, message): 200 and 201 as for a file of MAILBODYF, 107 for text
+/// that is not UTF-8.
+fn read_text(source: &str) -> Result<Option<String>, (i32, String)> {
+    use std::io::Read;
+    let stdin = source.eq_ignore_ascii_case("*STDIN");
+    let shown = if stdin {
+        "*STDIN".to_string()
+    } else {
+        format!("'{source}'")
+    };
+    let bytes = if stdin {
+        let mut v = Vec::new();
+        std::io::stdin().read_to_end(&mut v).map(|_| v)
+    } else {
+        std::fs::read(source)
+    };
+    let bytes = bytes.map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            200
+        } else {
+            201
+        };
+        (code, format!("MSGFILE {shown} cannot be read: {e}"))
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
+        (
+            107,
+            format!("MSGFILE {shown} is not UTF-8 text (bad byte at offset {at}, line {line}): convert it, e.g. iconv -f windows-1252 -t UTF-8"),
+        )
+    })?;
+    let text = text.replace("\r\n", "\n");
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok((!text.is_empty()).then(|| text.to_string()))
 }
 
 impl Mail {
@@ -611,5 +802,125 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.lines, ["ab"]);
+    }
+
+    #[test]
+    fn an_unquoted_value_is_refused_naming_its_keyword_and_quoted() {
+        let e = |src: &str| {
+            let st = cl::parse(src).unwrap().remove(0);
+            let slots = cl::bind(&st, KEYWORDS, 0).unwrap();
+            let spec = Spec::compile(&st, &slots)?;
+            // What `lnccmd run` does next: every value through the expression checker.
+            spec.check(|elems, line| match elems {
+                [_] => Ok(()),
+                _ => Err(err(
+                    line,
+                    "two values side by side: join them with *CAT, *TCAT or *BCAT",
+                )),
+            })
+        };
+        let m = |src: &str| e(src).unwrap_err().message;
+        assert_eq!(
+            m("LNCSNDMAIL TOINTNET(a@x.test) SUBJECT(Invoice 42)"),
+            "SUBJECT(Invoice 42): a value with blanks, commas or quotes must be quoted, or CL reads 2 values: write SUBJECT('Invoice 42')"
+        );
+        assert!(
+            m("LNCSNDMAIL TOINTNET(a@x.test) MSG(Hello, Bob)").ends_with("write MSG('Hello, Bob')")
+        );
+        assert_eq!(
+            m("LNCSNDMAIL TOINTNET(Bob <bob@x.test>)"),
+            "TOINTNET: Bob <bob@x.test> is a name and an address: quote them as one value, 'Bob <bob@x.test>'"
+        );
+        assert!(
+            m("LNCSNDMAIL TOINTNET((Amy <amy@x.test> *CC))")
+                .starts_with("TOINTNET: Amy <amy@x.test>")
+        );
+        assert!(
+            m("LNCSNDMAIL TOINTNET(a@x.test) CFGSMTP(h 25 Billing <b@x.test>)")
+                .starts_with("CFGSMTP: Billing <b@x.test> is a name and an address")
+        );
+        // Other errors of a value are given its keyword.
+        let st = cl::parse("LNCSNDMAIL TOINTNET(a@x.test) SUBJECT(&S)")
+            .unwrap()
+            .remove(0);
+        let slots = cl::bind(&st, KEYWORDS, 0).unwrap();
+        let spec = Spec::compile(&st, &slots).unwrap();
+        let e = spec
+            .check(|_, line| Err(err(line, "&S is not declared")))
+            .unwrap_err();
+        assert_eq!(e.message, "TOINTNET: &S is not declared");
+        // Quoted values, single words and several quoted lines are fine.
+        assert!(e_ok(
+            "LNCSNDMAIL TOINTNET('Bob <bob@x.test>') SUBJECT('Invoice 42') MSG(Hello 'l''équipe')"
+        ));
+        assert_eq!(
+            unquoted_argument(&["TOINTNET(a@x.test)".into(), "SUBJECT(l'equipe)".into()]).unwrap(),
+            "SUBJECT(l'equipe): a value holding a quote must be quoted, with each quote doubled: write SUBJECT('l''equipe')"
+        );
+        assert_eq!(unquoted_argument(&["SUBJECT('l''equipe')".into()]), None);
+        assert_eq!(
+            unquoted_argument(&["TOINTNET((a@x.test *TO))".into()]),
+            None
+        );
+    }
+
+    fn e_ok(src: &str) -> bool {
+        spec(src).is_ok()
+    }
+
+    #[test]
+    fn constant_properties_are_checked_as_mailsmtp_will() {
+        let m = |src: &str| spec(src).unwrap_err().message;
+        let e = m("LNCSNDMAIL TOINTNET(a@x.test) SMTP('Server=h;Sender=s@x.test;Sever=x')");
+        assert!(
+            e.starts_with("SMTP: MAILSMTP would refuse these properties: 112 MAILSMTP: unknown property 'Sever'"),
+            "{e}"
+        );
+        let e = m("LNCSNDMAIL TOINTNET(a@x.test) CFGSMTP((h 25 s@x.test) (h2 99999 s@x.test))");
+        assert!(e.contains("106 MAILSMTP: 'port' must be"), "{e}");
+        let e = m("LNCSNDMAIL TOINTNET(a@x.test) SMTP('Server=h;Sender=s@x.test;port=\"25')");
+        assert!(e.contains("104 MAILSMTP"), "{e}");
+        // What the environment may still give (Server, Sender) is not asked for.
+        assert!(spec("LNCSNDMAIL TOINTNET(a@x.test) SMTP('port=2525')").is_ok());
+        assert!(spec("LNCSNDMAIL TOINTNET(a@x.test)").is_ok());
+        // A value from a variable is checked when it runs.
+        assert!(spec("LNCSNDMAIL TOINTNET(a@x.test) SMTP(&PROPS)").is_ok());
+        assert!(spec("LNCSNDMAIL TOINTNET(a@x.test) CFGSMTP(h &PORT s@x.test)").is_ok());
+    }
+
+    #[test]
+    fn msgfile_lines_follow_msg_with_their_line_breaks_and_indentation() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = dir.path().join("body.txt");
+        std::fs::write(&body, "Bonjour,\r\n\r\n  la facture est jointe.\r\n").unwrap();
+        let src = format!(
+            "LNCSNDMAIL TOINTNET(a@x.test) MSG('first') MSGFILE('{}') SMTP('Server=h;Sender=s@x.test')",
+            body.display()
+        );
+        let m = mail(&src, None).unwrap();
+        assert_eq!(m.lines, ["first", "Bonjour,\n\n  la facture est jointe."]);
+        std::fs::write(&body, b"").unwrap();
+        assert_eq!(mail(&src, None).unwrap().lines, ["first"]);
+        std::fs::write(&body, b"ok\ncaf\xe9\n").unwrap();
+        let e = mail(&src, None).unwrap_err();
+        assert_eq!(e.0, 107);
+        assert!(
+            e.1.contains("is not UTF-8 text (bad byte at offset 6, line 2)"),
+            "{}",
+            e.1
+        );
+        let missing = src.replace("body.txt", "none.txt");
+        let e = mail(&missing, None).unwrap_err();
+        assert_eq!(e.0, 200);
+        assert!(e.1.starts_with("200 LNCSNDMAIL: MSGFILE '"), "{}", e.1);
+        let e = mail(
+            &src.replace(
+                &body.display().to_string(),
+                &dir.path().display().to_string(),
+            ),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.0, 201, "{}", e.1);
     }
 }
