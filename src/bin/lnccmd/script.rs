@@ -1814,4 +1814,170 @@ mod tests {
         }
         assert!(f.calls.is_empty());
     }
+
+    fn said(src: &str) -> (Vec<String>, Result<Report, Failure>) {
+        let mut f = Fake::default();
+        let (_, r) = run(src, &mut f);
+        (f.said, r)
+    }
+
+    #[test]
+    fn if_else_do_blocks_and_nested_ifs() {
+        let src = "PGM
+            DCL &N *INT VALUE(2)
+            IF COND(&N *EQ 1) THEN(SNDPGMMSG MSG('one'))
+            ELSE CMD(IF (&N = 2) THEN(DO))
+                SNDPGMMSG 'two'
+                SNDPGMMSG 'still two'
+            ENDDO
+            ELSE DO
+                SNDPGMMSG 'other'
+            ENDDO
+            IF (&N *GT 1 *AND *NOT (&N *GE 5)) THEN(SNDPGMMSG MSG('between'))
+            ENDPGM";
+        let (out, r) = said(src);
+        r.unwrap();
+        assert_eq!(out, ["two", "still two", "between"]);
+    }
+
+    #[test]
+    fn loops_leave_iterate_and_labels() {
+        let src = "DCL &I *INT\nDCL &J *INT\nDCL &S *CHAR 40\n\
+            DOFOR VAR(&I) FROM(1) TO(10) BY(2)\n\
+              IF (&I = 5) THEN(ITERATE)\n\
+              CHGVAR &S (&S *TCAT %CHAR(&I))\n\
+            ENDDO\n\
+            SNDPGMMSG &S\n\
+            DOFOR &I 3 1 -1\n  SNDPGMMSG %CHAR(&I)\nENDDO\n\
+            CHGVAR &J 0\n\
+            OUTER: DOWHILE (&J < 100)\n\
+              CHGVAR &J (&J + 1)\n\
+              DOUNTIL (&J > 0)\n\
+                IF (&J = 3) THEN(LEAVE CMDLBL(OUTER))\n\
+              ENDDO\n\
+            ENDDO\n\
+            SNDPGMMSG ('J=' *CAT %CHAR(&J))\n\
+            GOTO FIN\n\
+            SNDPGMMSG 'skipped'\n\
+            FIN:\n\
+            SNDPGMMSG 'end'";
+        let (out, r) = said(src);
+        r.unwrap();
+        assert_eq!(out, ["1379", "3", "2", "1", "J=3", "end"]);
+    }
+
+    #[test]
+    fn select_when_otherwise() {
+        for (code, want) in [("108", "address"), ("400", "connection"), ("0", "ok"), ("999", "other")] {
+            let src = format!(
+                "DCL &R *CHAR 10 '{code}'\nSELECT\n\
+                 WHEN (&R = '0') THEN(SNDPGMMSG 'ok')\n\
+                 WHEN (%SST(&R 1 1) = '1') THEN(DO)\n  SNDPGMMSG 'address'\nENDDO\n\
+                 WHEN (%SST(&R 1 1) *EQ '4') (SNDPGMMSG 'connection')\n\
+                 OTHERWISE CMD(SNDPGMMSG 'other')\nENDSELECT"
+            );
+            let (out, r) = said(&src);
+            r.unwrap();
+            assert_eq!(out, [want], "{code}");
+        }
+    }
+
+    #[test]
+    fn a_call_error_goes_to_result_and_stops_only_when_not_looked_at() {
+        let head = "DCL &H *DEC (10 0)\nDCL &R *CHAR 80\n\
+                    CALL LNCCMD (&H 'MAILSMTP' ' ' 'x' ' ' &R)\n\
+                    CALL LNCCMD (&H 'MAILTO' ' ' 'bad@' ' ' &R)\n";
+        // Tested with IF: the program decides (here, GOTO ERREUR).
+        let src = format!(
+            "{head}IF (&R *NE '0') THEN(GOTO ERREUR)\n\
+             CALL LNCCMD (&H 'MAILSEND' ' ' ' ' ' ' &R)\nRETURN\n\
+             ERREUR: SNDPGMMSG MSGID(CPF9898) MSGF(QCPFMSG) MSGDTA('Echec:' *BCAT &R) MSGTYPE(*ESCAPE)"
+        );
+        let mut f = Fake::default();
+        f.fail.insert("MAILTO".into(), 108);
+        let (_, r) = run(&src, &mut f);
+        assert_eq!(
+            r,
+            Err(Failure::Escape {
+                line: 8,
+                text: "CPF9898: Echec: 108 MAILTO: failed.".into()
+            })
+        );
+        assert!(f.calls.iter().all(|c| c.1 != "MAILSEND"));
+        // Not looked at: the next call does not run; the error stops the program.
+        let src = format!("{head}CALL LNCCMD (&H 'MAILSEND' ' ' ' ' ' ' &R)\n");
+        let mut f = Fake::default();
+        f.fail.insert("MAILTO".into(), 108);
+        let (_, r) = run(&src, &mut f);
+        assert_eq!(
+            r,
+            Err(Failure::Call {
+                line: 4,
+                code: 108,
+                result: "108 MAILTO: failed".into()
+            })
+        );
+        assert_eq!(f.calls.len(), 2);
+        // At the end of the program too.
+        let mut f = Fake::default();
+        f.fail.insert("MAILTO".into(), 108);
+        let (_, r) = run(head, &mut f);
+        assert!(matches!(r, Err(Failure::Call { code: 108, .. })), "{r:?}");
+    }
+
+    #[test]
+    fn monmsg_exec_runs_its_command_or_block() {
+        let src = "DCL &OK *LGL VALUE('1')\nDCL &N *DEC (7 2)\nDCL &T *CHAR 8 '12,3x'\n\
+            LNCCMD MAILSEND\nMONMSG MSGID(CPF0000) EXEC(DO)\n  CHGVAR &OK '0'\n  SNDPGMMSG 'handled'\nENDDO\n\
+            CHGVAR &N &T\nMONMSG MCH1202 EXEC(CHGVAR &N -1)\n\
+            SNDPGMMSG (%CHAR(&OK) *BCAT %CHAR(&N))";
+        let mut f = Fake::default();
+        f.fail.insert("MAILSEND".into(), 504);
+        let (_, r) = run(src, &mut f);
+        let r = r.unwrap();
+        assert_eq!(r.last_monitored_code, None, "handled by EXEC, not swallowed");
+        assert_eq!(f.said, ["handled", "0 -1.00"]);
+        // Program level: MONMSG ... EXEC(GOTO label).
+        let src = "PGM\nMONMSG CPF0000 EXEC(GOTO ERREUR)\nLNCCMD MAILSMTP\nLNCCMD MAILSEND\nSNDPGMMSG 'not here'\nRETURN\nERREUR: SNDPGMMSG 'erreur' *DIAG\nENDPGM";
+        let src = src.replace("SNDPGMMSG 'erreur' *DIAG", "SNDPGMMSG MSG('erreur') MSGTYPE(*DIAG)");
+        let mut f = Fake::default();
+        f.fail.insert("MAILSEND".into(), 400);
+        let (_, r) = run(&src, &mut f);
+        r.unwrap();
+        assert_eq!(f.said, ["*DIAG: erreur"]);
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_computed_for_a_call_is_never_monitored() {
+        // A global MONMSG must not skip MAILTO and let MAILSEND go on.
+        let src = "DCL &A *CHAR 5\nMONMSG CPF0000\nLNCCMD MAILTO PARM1(%SST(&A 4 5))\nLNCCMD MAILSEND";
+        let mut f = Fake::default();
+        let (_, r) = run(src, &mut f);
+        assert!(matches!(r, Err(Failure::Script { line: 3, .. })), "{r:?}");
+        assert!(f.calls.is_empty());
+    }
+
+    #[test]
+    fn a_runaway_loop_stops_at_the_step_limit() {
+        let mut p = compile("DCL &I *INT\nBOUCLE: CHGVAR &I 1\nGOTO BOUCLE", None).unwrap();
+        p.set_max_steps(1000);
+        let r = p.run(&mut Fake::default());
+        match r {
+            Err(Failure::Script { message, .. }) => assert!(message.contains("--max-steps=1000"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rtvjoba_and_rtvsysval_read_the_host() {
+        let src = "DCL &D *CHAR 6\nDCL &T *CHAR 9\nDCL &U *CHAR 10\nDCL &Y *CHAR 2\nDCL &F *CHAR 4\n\
+                   RTVJOBA USER(&U) DATE(&D) DATFMT(&F)\nRTVSYSVAL QTIME &T\nRTVSYSVAL SYSVAL(QYEAR) RTNVAR(&Y)\n\
+                   SNDPGMMSG (&U *BCAT &D *BCAT &F *BCAT &T *BCAT &Y)";
+        let (out, r) = said(src);
+        r.unwrap();
+        // The Fake's clock is the trait's default: 1 Jan 1970, midnight.
+        assert_eq!(out, ["LNCCMD 010170 DMY 000000 70"]);
+        let e = compile_err("DCL &D *CHAR 4\nRTVSYSVAL QDATE &D");
+        assert!(e.message.contains("LEN(6) or longer"), "{e:?}");
+    }
 }
