@@ -666,7 +666,9 @@ pub fn seu_columns(source: &str) -> Result<Option<String>, SyntaxError> {
             .enumerate()
             .filter(|(_, l)| !l.trim_matches([' ', '\r', '\t']).is_empty())
     };
-    let Some((first, _)) = non_blank().find(|(_, l)| numbered(l)) else {
+    // The first line decides: a CL line never starts with a digit, but a
+    // continued string's next line may.
+    let Some((first, _)) = non_blank().next().filter(|(_, l)| numbered(l)) else {
         return Ok(None);
     };
     if let Some((n, _)) = non_blank().find(|(_, l)| !numbered(l)) {
