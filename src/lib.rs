@@ -54,14 +54,14 @@ pub use dryrun::set_dry_run_dir;
 
 /// The library version, "MAJOR.MINOR.PATCH" (what `lnccmd_version()` returns).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub use error::LnccmdStatus;
-/// Unicode's bidirectional controls, as RESULT escapes them (for the
-/// command line's CL reader, which names them in its errors).
-pub use props::is_bidi_control;
 /// The local time now, ISO 8601 with its UTC offset (as the send log
 /// writes it): the command line's RTVJOBA and RTVSYSVAL read the host's
 /// date and time from it, the library being where `localtime_r` is called.
 pub use compose::iso8601_now;
+pub use error::LnccmdStatus;
+/// Unicode's bidirectional controls, as RESULT escapes them (for the
+/// command line's CL reader, which names them in its errors).
+pub use props::is_bidi_control;
 
 /// One LNCCMD call from Rust, without pointers: what `lnccmd()` does, for
 /// Rust programs (the `lnccmd` command-line tool uses it).

@@ -348,7 +348,10 @@ fn tokens(chars: &[Located]) -> Result<Vec<Token>, SyntaxError> {
             _ => {
                 let mut w = String::new();
                 while let Some(&(ch, _)) = chars.get(i) {
-                    if is_blank(ch) || "()'|=<>\u{00AC}".contains(ch) || (ch == '&' && !w.is_empty()) {
+                    if is_blank(ch)
+                        || "()'|=<>\u{00AC}".contains(ch)
+                        || (ch == '&' && !w.is_empty())
+                    {
                         break;
                     }
                     w.push(ch);
@@ -922,7 +925,10 @@ mod tests {
         assert_eq!(one("A:B").command, "B");
         // A label alone on its line: the place it names.
         let st = one("LOOP:\n");
-        assert_eq!((st.label.as_deref(), st.command.as_str()), (Some("LOOP"), ""));
+        assert_eq!(
+            (st.label.as_deref(), st.command.as_str()),
+            (Some("LOOP"), "")
+        );
     }
 
     #[test]

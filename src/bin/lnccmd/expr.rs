@@ -71,7 +71,9 @@ impl Dec {
     pub fn rescale(self, scale: u32) -> Option<Dec> {
         let v = match scale.cmp(&self.scale) {
             Ordering::Equal => self.v,
-            Ordering::Greater => self.v.checked_mul(10i128.checked_pow(scale - self.scale)?)?,
+            Ordering::Greater => self
+                .v
+                .checked_mul(10i128.checked_pow(scale - self.scale)?)?,
             Ordering::Less => self.v / 10i128.checked_pow(self.scale - scale)?,
         };
         Some(Dec { v, scale })
@@ -271,10 +273,12 @@ impl VarType {
                 } else {
                     (0, (1i128 << bits) - 1)
                 };
-                let i = d.rescale(0).map(|d| d.v).filter(|i| (min..=max).contains(i));
-                let i = i.ok_or_else(|| {
-                    format!("{d} does not fit {} LEN({bytes})", self.name())
-                })?;
+                let i = d
+                    .rescale(0)
+                    .map(|d| d.v)
+                    .filter(|i| (min..=max).contains(i));
+                let i =
+                    i.ok_or_else(|| format!("{d} does not fit {} LEN({bytes})", self.name()))?;
                 Ok((Value::Num(Dec { v: i, scale: 0 }), None))
             }
             (VarType::Lgl, Value::Lgl(b)) => Ok((Value::Lgl(*b), None)),
@@ -452,10 +456,7 @@ impl ExprParser<'_> {
             });
         }
         if let Some(op) = operator(e) {
-            return Err(format!(
-                "{} needs a value on each side",
-                op_name(op, e)
-            ));
+            return Err(format!("{} needs a value on each side", op_name(op, e)));
         }
         Ok(match e {
             Elem::Str(s) => Expr::Lit(Value::Char(s.clone())),
@@ -468,10 +469,7 @@ impl ExprParser<'_> {
             Elem::Func(name, args) => call(name, args)?,
             Elem::Op(_) => unreachable!("operators are handled above"),
             Elem::Cmd(st) => {
-                return Err(format!(
-                    "the command {} is not a value",
-                    st.command
-                ));
+                return Err(format!("the command {} is not a value", st.command));
             }
         })
     }
@@ -561,7 +559,9 @@ pub fn check(e: &Expr, env: &dyn Env) -> Result<Kind, String> {
     let want = |e: &Expr, k: Kind, what: &str| -> Result<(), String> {
         let got = check(e, env)?;
         // Text where a number is wanted is converted at run time, as CL does.
-        if got == k || (k == Kind::Num && got == Kind::Char) || (k == Kind::Char && got != Kind::Lgl)
+        if got == k
+            || (k == Kind::Num && got == Kind::Char)
+            || (k == Kind::Char && got != Kind::Lgl)
         {
             Ok(())
         } else {
@@ -601,13 +601,8 @@ pub fn check(e: &Expr, env: &dyn Env) -> Result<Kind, String> {
             }
             BinOp::Rel(_) => {
                 let (ka, kb) = (check(a, env)?, check(b, env)?);
-                if (ka == Kind::Lgl) != (kb == Kind::Lgl) && ka != Kind::Char && kb != Kind::Char
-                {
-                    return Err(format!(
-                        "a comparison of {} with {}",
-                        ka.name(),
-                        kb.name()
-                    ));
+                if (ka == Kind::Lgl) != (kb == Kind::Lgl) && ka != Kind::Char && kb != Kind::Char {
+                    return Err(format!("a comparison of {} with {}", ka.name(), kb.name()));
                 }
                 Kind::Lgl
             }
@@ -641,7 +636,8 @@ pub type EvalError = String;
 
 fn int_arg(e: &Expr, env: &dyn Env, what: &str) -> Result<i64, EvalError> {
     let d = number(&eval(e, env)?).map_err(|m| format!("{what}: {m}"))?;
-    d.trunc_i64().ok_or_else(|| format!("{what}: {d} is too large"))
+    d.trunc_i64()
+        .ok_or_else(|| format!("{what}: {d} is too large"))
 }
 
 fn text_arg(e: &Expr, env: &dyn Env) -> Result<Vec<char>, EvalError> {
@@ -755,11 +751,20 @@ fn trim_set(args: &[Expr], env: &dyn Env) -> Result<Vec<char>, EvalError> {
 }
 
 /// A start position argument (1-based) within `len` characters.
-fn start_arg(args: &[Expr], i: usize, len: usize, env: &dyn Env, f: &str) -> Result<usize, EvalError> {
+fn start_arg(
+    args: &[Expr],
+    i: usize,
+    len: usize,
+    env: &dyn Env,
+    f: &str,
+) -> Result<usize, EvalError> {
     let Some(e) = args.get(i) else { return Ok(1) };
     let s = int_arg(e, env, f)?;
     if s < 1 || s as usize > len.max(1) {
-        return Err(format!("{f}: the start position {s} is not within 1..{}", len.max(1)));
+        return Err(format!(
+            "{f}: the start position {s} is not within 1..{}",
+            len.max(1)
+        ));
     }
     Ok(s as usize)
 }
@@ -822,7 +827,13 @@ fn builtin(f: Builtin, args: &[Expr], env: &dyn Env) -> Result<Value, EvalError>
             Expr::Var(v) => match env.var_type(v) {
                 Some(VarType::Char(n)) => num(n),
                 Some(VarType::Dec(p, _)) => num(p as usize),
-                Some(VarType::Int(b, _)) => num(if b == 2 { 5 } else if b == 4 { 10 } else { 20 }),
+                Some(VarType::Int(b, _)) => num(if b == 2 {
+                    5
+                } else if b == 4 {
+                    10
+                } else {
+                    20
+                }),
                 _ => num(1),
             },
             e => num(eval(e, env)?.text().chars().count()),
@@ -830,8 +841,16 @@ fn builtin(f: Builtin, args: &[Expr], env: &dyn Env) -> Result<Value, EvalError>
         Builtin::Dec => {
             let v = eval(&args[0], env)?;
             let d = number(&v).map_err(|m| format!("%DEC: {m}"))?;
-            let p = args.get(1).map(|e| int_arg(e, env, "%DEC")).transpose()?.unwrap_or(15);
-            let s = args.get(2).map(|e| int_arg(e, env, "%DEC")).transpose()?.unwrap_or(5);
+            let p = args
+                .get(1)
+                .map(|e| int_arg(e, env, "%DEC"))
+                .transpose()?
+                .unwrap_or(15);
+            let s = args
+                .get(2)
+                .map(|e| int_arg(e, env, "%DEC"))
+                .transpose()?
+                .unwrap_or(5);
             if !(1..=63).contains(&p) || !(0..=p).contains(&s) {
                 return Err(format!("%DEC: length {p} and decimals {s} are not valid"));
             }
@@ -959,7 +978,11 @@ mod tests {
         assert!(matches!(ev("-2 < 1", &v), Ok(Value::Lgl(true))));
         // Text holding a number, with a number.
         assert!(matches!(ev("'  42' *EQ 42", &v), Ok(Value::Lgl(true))));
-        assert!(ev("'abc' *EQ 42", &v).unwrap_err().contains("'abc' is not a number"));
+        assert!(
+            ev("'abc' *EQ 42", &v)
+                .unwrap_err()
+                .contains("'abc' is not a number")
+        );
     }
 
     #[test]
@@ -971,7 +994,10 @@ mod tests {
         assert_eq!(text("-&I + 10", &v), "7");
         assert!(matches!(ev("&I *GT 2 *AND &L", &v), Ok(Value::Lgl(true))));
         assert!(matches!(ev("&I=3&&L", &v), Ok(Value::Lgl(true))));
-        assert!(matches!(ev("*NOT &L *OR &I *EQ 3", &v), Ok(Value::Lgl(true))));
+        assert!(matches!(
+            ev("*NOT &L *OR &I *EQ 3", &v),
+            Ok(Value::Lgl(true))
+        ));
         assert!(matches!(ev("*NOT &L | &I > 3", &v), Ok(Value::Lgl(false))));
         assert!(matches!(ev("¬&L", &v), Ok(Value::Lgl(false))));
         assert!(matches!(ev("&L *EQ '1'", &v), Ok(Value::Lgl(true))));
@@ -982,12 +1008,16 @@ mod tests {
         let st = cl::parse("CHGVAR &X (*NOT 'a')").unwrap().remove(0);
         let e = parse(&st.params[1].elems).unwrap();
         assert!(check(&e, &v).unwrap_err().contains("*NOT needs"));
-        assert!(parse(&cl::parse("CHGVAR &X (1 2)").unwrap()[0].params[1].elems)
-            .unwrap_err()
-            .contains("side by side"));
-        assert!(parse(&cl::parse("CHGVAR &X (1 *EQ)").unwrap()[0].params[1].elems)
-            .unwrap_err()
-            .contains("missing"));
+        assert!(
+            parse(&cl::parse("CHGVAR &X (1 2)").unwrap()[0].params[1].elems)
+                .unwrap_err()
+                .contains("side by side")
+        );
+        assert!(
+            parse(&cl::parse("CHGVAR &X (1 *EQ)").unwrap()[0].params[1].elems)
+                .unwrap_err()
+                .contains("missing")
+        );
     }
 
     #[test]
@@ -1011,7 +1041,9 @@ mod tests {
         let (r, _) = t.store(&ev("2 / 3", &v).unwrap()).unwrap();
         assert_eq!(r.text(), "0.66");
         // Too many integer digits is an error, never a silent cut.
-        let e = VarType::Dec(5, 2).store(&Value::Num(Dec::int(1000))).unwrap_err();
+        let e = VarType::Dec(5, 2)
+            .store(&Value::Num(Dec::int(1000)))
+            .unwrap_err();
         assert!(e.contains("does not fit *DEC LEN(5 2)"), "{e}");
         assert!(ev("1 / 0", &v).unwrap_err().contains("by zero"));
         // A decimal comma, as CL allows.
@@ -1020,7 +1052,11 @@ mod tests {
         let i = VarType::Int(2, true);
         assert_eq!(i.store(&ev("7 / 2", &v).unwrap()).unwrap().0.text(), "3");
         assert!(i.store(&Value::Num(Dec::int(40000))).is_err());
-        assert!(VarType::Int(4, false).store(&Value::Num(Dec::int(-1))).is_err());
+        assert!(
+            VarType::Int(4, false)
+                .store(&Value::Num(Dec::int(-1)))
+                .is_err()
+        );
     }
 
     #[test]
@@ -1032,7 +1068,11 @@ mod tests {
         ]);
         assert_eq!(text("%SST(&REC 1 4)", &v), "0042");
         assert_eq!(text("%SUBSTRING(&REC 5 10)", &v), "Dupont    ");
-        assert!(ev("%SST(&REC 25 10)", &v).unwrap_err().contains("outside the 30"));
+        assert!(
+            ev("%SST(&REC 25 10)", &v)
+                .unwrap_err()
+                .contains("outside the 30")
+        );
         assert_eq!(text("%TRIM(&A)", &v), "ab");
         assert_eq!(text("%TRIML(&A)", &v), "ab      ");
         assert_eq!(text("%TRIMR(&A)", &v), "  ab");
@@ -1063,7 +1103,12 @@ mod tests {
 
     #[test]
     fn dec_parse_and_print() {
-        for (s, out) in [("0", "0"), ("-0.50", "-0.50"), ("+007", "7"), ("12,5", "12.5")] {
+        for (s, out) in [
+            ("0", "0"),
+            ("-0.50", "-0.50"),
+            ("+007", "7"),
+            ("12,5", "12.5"),
+        ] {
             assert_eq!(Dec::parse(s).unwrap().to_string(), out, "{s}");
         }
         for bad in ["", "-", ".", "1.2.3", "1e5", "abc", "1 2"] {

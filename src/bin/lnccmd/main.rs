@@ -395,7 +395,9 @@ impl Host for CliHost {
             .unwrap_or_default();
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_default();
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "LNCCMD".into());
         let job: String = stem.chars().take(10).collect();
         let user: String = user.chars().take(10).collect();
         (job, user, format!("{:06}", std::process::id() % 1_000_000))

@@ -214,7 +214,12 @@ pub enum DatFmt {
 impl DatFmt {
     /// `DMY`, `*MDY`...: the value of `LNCCMD_DATFMT`.
     pub fn parse(s: &str) -> Option<DatFmt> {
-        match s.trim().trim_start_matches('*').to_ascii_uppercase().as_str() {
+        match s
+            .trim()
+            .trim_start_matches('*')
+            .to_ascii_uppercase()
+            .as_str()
+        {
             "DMY" => Some(DatFmt::Dmy),
             "MDY" => Some(DatFmt::Mdy),
             "YMD" => Some(DatFmt::Ymd),
@@ -496,7 +501,18 @@ impl Compiler<'_> {
                 if c == want {
                     return Ok(());
                 }
-                return Err(err(st.line, format!("{} closes a block opened by a {} (line {open_line})", st.command, if want == Closer::EndDo { "DO" } else { "SELECT" })));
+                return Err(err(
+                    st.line,
+                    format!(
+                        "{} closes a block opened by a {} (line {open_line})",
+                        st.command,
+                        if want == Closer::EndDo {
+                            "DO"
+                        } else {
+                            "SELECT"
+                        }
+                    ),
+                ));
             }
         }
         Err(err(
@@ -657,7 +673,10 @@ impl Compiler<'_> {
                         match args.as_slice() {
                             [Elem::Var(v), s, n] => {
                                 if !matches!(self.declared(v, vp.line)?, VarType::Char(_)) {
-                                    return Err(err(vp.line, format!("CHGVAR %SST(&{v} ...): &{v} is not *CHAR")));
+                                    return Err(err(
+                                        vp.line,
+                                        format!("CHGVAR %SST(&{v} ...): &{v} is not *CHAR"),
+                                    ));
                                 }
                                 let s = self.expr(std::slice::from_ref(s), vp.line, None)?;
                                 let n = self.expr(std::slice::from_ref(n), vp.line, None)?;
@@ -666,7 +685,12 @@ impl Compiler<'_> {
                             _ => return Err(err(vp.line, "CHGVAR VAR(%SST(&VAR start length))")),
                         }
                     }
-                    _ => return Err(err(vp.line, "CHGVAR VAR must be a variable (&NAME) or %SST(&NAME start length)")),
+                    _ => {
+                        return Err(err(
+                            vp.line,
+                            "CHGVAR VAR must be a variable (&NAME) or %SST(&NAME start length)",
+                        ));
+                    }
                 };
                 let vp = required(&slots, 1, "VALUE", st)?;
                 let value = self.expr(&vp.elems, vp.line, None)?;
@@ -674,7 +698,10 @@ impl Compiler<'_> {
                     let ty = self.declared(v, line)?;
                     let got = expr::check(&value, &Types(self.vars)).map_err(|m| err(line, m))?;
                     if ty == VarType::Lgl && got == Kind::Num {
-                        return Err(err(line, format!("&{v} is *LGL: a number cannot be stored in it")));
+                        return Err(err(
+                            line,
+                            format!("&{v} is *LGL: a number cannot be stored in it"),
+                        ));
                     }
                 }
                 self.emit(line, Op::ChgVar(target, value));
@@ -782,7 +809,9 @@ impl Compiler<'_> {
                         line,
                         match name {
                             None => format!("{} outside a DOWHILE, DOUNTIL or DOFOR", st.command),
-                            Some(n) => format!("{}: no enclosing loop has the label {n}", st.command),
+                            Some(n) => {
+                                format!("{}: no enclosing loop has the label {n}", st.command)
+                            }
                         },
                     ));
                 };
@@ -800,7 +829,13 @@ impl Compiler<'_> {
                 monitorable = false;
             }
             "ENDDO" | "ENDSELECT" | "ELSE" | "WHEN" | "OTHERWISE" | "MONMSG" => {
-                return Err(err(line, format!("{} cannot be the command of THEN(), ELSE() or EXEC()", st.command)));
+                return Err(err(
+                    line,
+                    format!(
+                        "{} cannot be the command of THEN(), ELSE() or EXEC()",
+                        st.command
+                    ),
+                ));
             }
             other => {
                 return Err(err(
@@ -881,7 +916,10 @@ impl Compiler<'_> {
                 let slots = cl::bind(st, &["VAR", "FROM", "TO", "BY"], 4)?;
                 let var = var_of(required(&slots, 0, "VAR", st)?, "DOFOR VAR")?;
                 if !matches!(self.declared(&var, line)?, VarType::Int(..)) {
-                    return Err(err(line, format!("DOFOR VAR(&{var}) must be *INT or *UINT (as in CL)")));
+                    return Err(err(
+                        line,
+                        format!("DOFOR VAR(&{var}) must be *INT or *UINT (as in CL)"),
+                    ));
                 }
                 let from = self.param(Some(required(&slots, 1, "FROM", st)?))?;
                 let to = self.param(Some(required(&slots, 2, "TO", st)?))?;
@@ -891,11 +929,24 @@ impl Compiler<'_> {
                         .ok()
                         .and_then(|s| Dec::parse(&s))
                         .and_then(|d| d.trunc_i64().filter(|&i| i != 0).map(Dec::int))
-                        .ok_or_else(|| err(p.line, "DOFOR BY must be a non-zero integer constant (as in CL)"))?,
+                        .ok_or_else(|| {
+                            err(
+                                p.line,
+                                "DOFOR BY must be a non-zero integer constant (as in CL)",
+                            )
+                        })?,
                 };
                 let down = by.cmp(Dec::int(0)).is_lt();
                 self.emit(line, Op::ChgVar(Target::Whole(var.clone()), from));
-                let top = self.emit(line, Op::ForTest { var: var.clone(), to, down, end: 0 });
+                let top = self.emit(
+                    line,
+                    Op::ForTest {
+                        var: var.clone(),
+                        to,
+                        down,
+                        end: 0,
+                    },
+                );
                 self.block(line, Closer::EndDo)?;
                 let cont = self.emit(line, Op::ForStep(var, by));
                 self.emit(line, Op::Jump(top));
@@ -967,9 +1018,15 @@ impl Compiler<'_> {
     fn message(&mut self, st: &Statement) -> Result<Op, SyntaxError> {
         let user = st.command == "SNDUSRMSG";
         let kws: &[&str] = if user {
-            &["MSGID", "MSGF", "MSG", "MSGDTA", "VALUES", "DFT", "MSGTYPE", "TOMSGQ", "TOUSR", "MSGRPY"]
+            &[
+                "MSGID", "MSGF", "MSG", "MSGDTA", "VALUES", "DFT", "MSGTYPE", "TOMSGQ", "TOUSR",
+                "MSGRPY",
+            ]
         } else {
-            &["MSG", "MSGID", "MSGF", "MSGDTA", "TOPGMQ", "TOMSGQ", "MSGTYPE", "RPYMSGQ", "KEYVAR"]
+            &[
+                "MSG", "MSGID", "MSGF", "MSGDTA", "TOPGMQ", "TOMSGQ", "MSGTYPE", "RPYMSGQ",
+                "KEYVAR",
+            ]
         };
         let slots = cl::bind(st, kws, if user { 0 } else { 1 })?;
         let get = |k: &str| slots[kws.iter().position(|x| *x == k).expect("keyword")].as_ref();
@@ -979,7 +1036,10 @@ impl Compiler<'_> {
             {
                 return Err(err(
                     p.line,
-                    format!("{} {k}(): a reply cannot be given to an unattended lnccmd run", st.command),
+                    format!(
+                        "{} {k}(): a reply cannot be given to an unattended lnccmd run",
+                        st.command
+                    ),
                 ));
             }
         }
@@ -995,35 +1055,78 @@ impl Compiler<'_> {
                     format!(
                         "{} MSGTYPE({t}) is not supported: {}",
                         st.command,
-                        if user { "*INFO only (an *INQ message waits for a reply)" } else { "*INFO, *COMP, *DIAG, *ESCAPE or *STATUS" }
+                        if user {
+                            "*INFO only (an *INQ message waits for a reply)"
+                        } else {
+                            "*INFO, *COMP, *DIAG, *ESCAPE or *STATUS"
+                        }
                     ),
                 ));
             }
         };
         for k in ["TOPGMQ", "TOMSGQ", "TOUSR"] {
-            if kws.contains(&k) && let Some(p) = get(k) {
+            if kws.contains(&k)
+                && let Some(p) = get(k)
+            {
                 // Where it goes on IBM i (*EXT, *PRV, QSYSOPR...): here stderr.
                 self.expr(&p.elems, p.line, None)?;
             }
         }
         let msgid = get("MSGID").map(special).transpose()?;
         let text = match (&msgid, get("MSG")) {
-            (Some(_), Some(p)) => return Err(err(p.line, format!("{}: MSG() or MSGID(), not both", st.command))),
+            (Some(_), Some(p)) => {
+                return Err(err(
+                    p.line,
+                    format!("{}: MSG() or MSGID(), not both", st.command),
+                ));
+            }
             (None, Some(p)) => self.expr(&p.elems, p.line, None)?,
-            (None, None) => return Err(err(st.line, format!("{}: MSG() or MSGID(CPF9898) MSGF(QCPFMSG) MSGDTA() is required", st.command))),
+            (None, None) => {
+                return Err(err(
+                    st.line,
+                    format!(
+                        "{}: MSG() or MSGID(CPF9898) MSGF(QCPFMSG) MSGDTA() is required",
+                        st.command
+                    ),
+                ));
+            }
             (Some(id), None) => {
                 // QCPFMSG's CPF9898 is "&1." and CPF9897 "&1": the data is the text.
                 if id != "CPF9898" && id != "CPF9897" {
-                    return Err(err(st.line, format!("{}: MSGID({id}): only CPF9898 and CPF9897 of QCPFMSG are known (their text is MSGDTA)", st.command)));
+                    return Err(err(
+                        st.line,
+                        format!(
+                            "{}: MSGID({id}): only CPF9898 and CPF9897 of QCPFMSG are known (their text is MSGDTA)",
+                            st.command
+                        ),
+                    ));
                 }
-                match get("MSGF").map(special).transpose()?.as_deref().map(|f| f.rsplit('/').next().unwrap_or(f).to_string()) {
+                match get("MSGF")
+                    .map(special)
+                    .transpose()?
+                    .as_deref()
+                    .map(|f| f.rsplit('/').next().unwrap_or(f).to_string())
+                {
                     Some(f) if f == "QCPFMSG" => {}
-                    other => return Err(err(st.line, format!("{}: MSGID({id}) needs MSGF(QCPFMSG), not {}", st.command, other.unwrap_or_else(|| "nothing".into())))),
+                    other => {
+                        return Err(err(
+                            st.line,
+                            format!(
+                                "{}: MSGID({id}) needs MSGF(QCPFMSG), not {}",
+                                st.command,
+                                other.unwrap_or_else(|| "nothing".into())
+                            ),
+                        ));
+                    }
                 }
                 let data = self.param(get("MSGDTA"))?;
                 if id == "CPF9898" {
                     let dot = Expr::Lit(Value::Char(".".into()));
-                    Expr::Bin(expr::BinOp::Cat(cl::CatOp::TCat), Box::new(data), Box::new(dot))
+                    Expr::Bin(
+                        expr::BinOp::Cat(cl::CatOp::TCat),
+                        Box::new(data),
+                        Box::new(dot),
+                    )
                 } else {
                     data
                 }
@@ -1036,13 +1139,20 @@ impl Compiler<'_> {
     fn retrieve(&mut self, st: &Statement) -> Result<Op, SyntaxError> {
         let mut out = Vec::new();
         let mut target = |p: &Param, src: Source, min: usize| -> Result<(), SyntaxError> {
-            let v = var_of(p, &format!("{} {}", st.command, p.keyword.as_deref().unwrap_or("")))?;
+            let v = var_of(
+                p,
+                &format!("{} {}", st.command, p.keyword.as_deref().unwrap_or("")),
+            )?;
             match self.declared(&v, p.line)? {
                 VarType::Char(n) if n >= min => {}
                 _ => {
                     return Err(err(
                         p.line,
-                        format!("{} {}(&{v}): &{v} must be *CHAR LEN({min}) or longer", st.command, p.keyword.as_deref().unwrap_or("")),
+                        format!(
+                            "{} {}(&{v}): &{v} must be *CHAR LEN({min}) or longer",
+                            st.command,
+                            p.keyword.as_deref().unwrap_or("")
+                        ),
                     ));
                 }
             }
@@ -1065,7 +1175,13 @@ impl Compiler<'_> {
                 }
             }
             if out.is_empty() {
-                return Err(err(st.line, format!("RTVJOBA: name at least one of {} (a *CHAR variable)", kws.join(" "))));
+                return Err(err(
+                    st.line,
+                    format!(
+                        "RTVJOBA: name at least one of {} (a *CHAR variable)",
+                        kws.join(" ")
+                    ),
+                ));
             }
         } else {
             let slots = cl::bind(st, &["SYSVAL", "RTNVAR"], 2)?;
@@ -1082,7 +1198,12 @@ impl Compiler<'_> {
                 "QCENTURY" => (Source::QCentury, 1),
                 "QDATFMT" => (Source::DatFmt, 3),
                 _ => {
-                    return Err(err(st.line, format!("RTVSYSVAL SYSVAL({sv}) is not supported (QDATE QTIME QYEAR QMONTH QDAY QHOUR QMINUTE QSECOND QCENTURY QDATFMT)")));
+                    return Err(err(
+                        st.line,
+                        format!(
+                            "RTVSYSVAL SYSVAL({sv}) is not supported (QDATE QTIME QYEAR QMONTH QDAY QHOUR QMINUTE QSECOND QCENTURY QDATFMT)"
+                        ),
+                    ));
                 }
             };
             target(required(&slots, 1, "RTNVAR", st)?, src, min)?;
@@ -1130,18 +1251,22 @@ pub fn compile(source: &str, default_smtp: Option<String>) -> Result<Program, Sy
     c.emit(statements.last().map_or(1, |s| s.line), Op::End);
     let _ = end;
     for (at, label, line) in std::mem::take(&mut c.gotos) {
-        let target = *c
-            .labels
-            .get(&label)
-            .ok_or_else(|| err(line, format!("GOTO {label}: no statement has the label {label}:")))?;
+        let target = *c.labels.get(&label).ok_or_else(|| {
+            err(
+                line,
+                format!("GOTO {label}: no statement has the label {label}:"),
+            )
+        })?;
         c.patch(at, target);
     }
     let mut global_monitor = c.global_monitor;
     if let Some((label, line)) = &c.global_goto {
-        let target = *c
-            .labels
-            .get(label)
-            .ok_or_else(|| err(*line, format!("MONMSG EXEC(GOTO {label}): no statement has the label {label}:")))?;
+        let target = *c.labels.get(label).ok_or_else(|| {
+            err(
+                *line,
+                format!("MONMSG EXEC(GOTO {label}): no statement has the label {label}:"),
+            )
+        })?;
         global_monitor = Monitor::Handler(target);
     }
     Ok(Program {
@@ -1264,7 +1389,10 @@ impl Program {
                 return Err(Stop {
                     failure: Failure::Script {
                         line,
-                        message: format!("the handle {} does not fit in &{name}", value.text().trim()),
+                        message: format!(
+                            "the handle {} does not fit in &{name}",
+                            value.text().trim()
+                        ),
                     },
                     monitorable: false,
                     code: None,
@@ -1286,7 +1414,12 @@ impl Program {
         result.map(|()| report)
     }
 
-    fn run_code(&mut self, code: &[Instr], host: &mut dyn Host, report: &mut Report) -> Result<(), Failure> {
+    fn run_code(
+        &mut self,
+        code: &[Instr],
+        host: &mut dyn Host,
+        report: &mut Report,
+    ) -> Result<(), Failure> {
         let mut pc = 0;
         while let Some(ins) = code.get(pc) {
             report.steps += 1;
@@ -1299,7 +1432,10 @@ impl Program {
                     ),
                 });
             }
-            let is_call = matches!(ins.op, Op::Call { .. } | Op::Lnccmd(_) | Op::SndMail(_) | Op::End);
+            let is_call = matches!(
+                ins.op,
+                Op::Call { .. } | Op::Lnccmd(_) | Op::SndMail(_) | Op::End
+            );
             if is_call && let Some(p) = self.pending.take() {
                 // A CALL error the program never looked at: stop, as
                 // nothing tells the program's next calls what happened.
@@ -1310,20 +1446,33 @@ impl Program {
                 Ok(None) => pc + 1,
                 Err(stop) => {
                     let monitor = match ins.monitor {
-                        Monitor::No if stop.monitorable && !matches!(ins.op, Op::ChgVar(..)) => self.global_monitor,
+                        Monitor::No if stop.monitorable && !matches!(ins.op, Op::ChgVar(..)) => {
+                            self.global_monitor
+                        }
                         m if stop.monitorable => m,
                         _ => Monitor::No,
                     };
                     let text = match &stop.failure {
                         Failure::Call { result, .. } => result.clone(),
-                        Failure::Script { message, .. } | Failure::Escape { text: message, .. } => message.clone(),
+                        Failure::Script { message, .. } | Failure::Escape { text: message, .. } => {
+                            message.clone()
+                        }
                     };
                     match monitor {
                         Monitor::No => {
-                            if let (Op::Call { result: Some(var), .. }, Failure::Call { .. }) = (&ins.op, &stop.failure) {
+                            if let (
+                                Op::Call {
+                                    result: Some(var), ..
+                                },
+                                Failure::Call { .. },
+                            ) = (&ins.op, &stop.failure)
+                            {
                                 // As on IBM i, the error is in &RESULT for
                                 // the program to test.
-                                self.pending = Some(Pending { failure: stop.failure, result_var: var.clone() });
+                                self.pending = Some(Pending {
+                                    failure: stop.failure,
+                                    result_var: var.clone(),
+                                });
                                 self.examined.set(false);
                                 pc += 1;
                                 continue;
@@ -1355,28 +1504,52 @@ impl Program {
     }
 
     /// CHGVAR: the whole variable, or `%SST(&VAR start length)` of it.
-    fn chgvar(&mut self, host: &mut dyn Host, line: usize, target: &Target, value: &Expr) -> Result<(), Stop> {
+    fn chgvar(
+        &mut self,
+        host: &mut dyn Host,
+        line: usize,
+        target: &Target,
+        value: &Expr,
+    ) -> Result<(), Stop> {
         let v = self.eval(value, line)?;
-                match target {
-                    Target::Whole(name) => self.assign(host, line, name, &v, Cut::Warn)?,
-                    Target::Sst(name, s, n) => {
-                        let s = self.eval(s, line)?.text();
-                        let n = self.eval(n, line)?.text();
-                        let (s, n) = match (Dec::parse(&s).and_then(|d| d.trunc_i64()), Dec::parse(&n).and_then(|d| d.trunc_i64())) {
-                            (Some(s), Some(n)) => (s, n),
-                            _ => return Err(Failure::Script { line, message: format!("CHGVAR %SST(&{name} {s} {n}): start and length must be numbers") }.into()),
-                        };
-                        let mut cur: Vec<char> = self.value(name).text().chars().collect();
-                        if s < 1 || n < 1 || (s - 1 + n) as usize > cur.len() {
-                            return Err(Failure::Script { line, message: format!("CHGVAR %SST(&{name} {s} {n}): outside the {} characters of &{name}", cur.len()) }.into());
+        match target {
+            Target::Whole(name) => self.assign(host, line, name, &v, Cut::Warn)?,
+            Target::Sst(name, s, n) => {
+                let s = self.eval(s, line)?.text();
+                let n = self.eval(n, line)?.text();
+                let (s, n) = match (
+                    Dec::parse(&s).and_then(|d| d.trunc_i64()),
+                    Dec::parse(&n).and_then(|d| d.trunc_i64()),
+                ) {
+                    (Some(s), Some(n)) => (s, n),
+                    _ => {
+                        return Err(Failure::Script {
+                            line,
+                            message: format!(
+                                "CHGVAR %SST(&{name} {s} {n}): start and length must be numbers"
+                            ),
                         }
-                        let mut new: Vec<char> = v.text().chars().collect();
-                        new.resize(n as usize, ' ');
-                        cur.splice((s - 1) as usize..(s - 1 + n) as usize, new);
-                        let whole = Value::Char(cur.into_iter().collect());
-                        self.assign(host, line, name, &whole, Cut::Warn)?;
+                        .into());
                     }
+                };
+                let mut cur: Vec<char> = self.value(name).text().chars().collect();
+                if s < 1 || n < 1 || (s - 1 + n) as usize > cur.len() {
+                    return Err(Failure::Script {
+                        line,
+                        message: format!(
+                            "CHGVAR %SST(&{name} {s} {n}): outside the {} characters of &{name}",
+                            cur.len()
+                        ),
+                    }
+                    .into());
                 }
+                let mut new: Vec<char> = v.text().chars().collect();
+                new.resize(n as usize, ' ');
+                cur.splice((s - 1) as usize..(s - 1 + n) as usize, new);
+                let whole = Value::Char(cur.into_iter().collect());
+                self.assign(host, line, name, &whole, Cut::Warn)?;
+            }
+        }
         Ok(())
     }
 
@@ -1394,12 +1567,17 @@ impl Program {
             Op::ForTest { var, to, down, end } => {
                 let to = self.eval(to, line)?;
                 let cur = self.eval(&Expr::Var(var.clone()), line)?;
-                let o = expr::compare(&cur, &to).map_err(|message| Failure::Script { line, message })?;
+                let o = expr::compare(&cur, &to)
+                    .map_err(|message| Failure::Script { line, message })?;
                 let past = if *down { o.is_lt() } else { o.is_gt() };
                 return Ok(past.then_some(*end));
             }
             Op::ForStep(var, by) => {
-                let sum = Expr::Bin(expr::BinOp::Add, Box::new(Expr::Var(var.clone())), Box::new(Expr::Lit(Value::Num(*by))));
+                let sum = Expr::Bin(
+                    expr::BinOp::Add,
+                    Box::new(Expr::Var(var.clone())),
+                    Box::new(Expr::Lit(Value::Num(*by))),
+                );
                 let v = self.eval(&sum, line)?;
                 self.assign(host, line, var, &v, Cut::Warn)?;
                 return Ok(None);
@@ -1408,17 +1586,26 @@ impl Program {
                 // CHGVAR's errors (a value that is not a number...) may be
                 // monitored, as CL's MCH/CPF messages are: a program checks
                 // a field that way.
-                return self.chgvar(host, line, target, value).map(|()| None).map_err(|mut s| {
-                    s.monitorable = !matches!(s.failure, Failure::Escape { .. });
-                    s
-                });
+                return self
+                    .chgvar(host, line, target, value)
+                    .map(|()| None)
+                    .map_err(|mut s| {
+                        s.monitorable = !matches!(s.failure, Failure::Escape { .. });
+                        s
+                    });
             }
             Op::Message { kind, msgid, text } => {
                 let t = self.text(text, line)?;
                 let t = t.trim_end_matches(' ');
                 if *kind == "*ESCAPE" {
                     return Err(Stop {
-                        failure: Failure::Escape { line, text: match msgid { Some(id) => format!("{id}: {t}"), None => t.to_string() } },
+                        failure: Failure::Escape {
+                            line,
+                            text: match msgid {
+                                Some(id) => format!("{id}: {t}"),
+                                None => t.to_string(),
+                            },
+                        },
                         monitorable: false,
                         code: None,
                     });
@@ -1436,7 +1623,9 @@ impl Program {
                         Source::Nbr => nbr.clone(),
                         Source::Date | Source::QDate => self.datfmt.date(&clock),
                         Source::DatFmt => self.datfmt.name().trim_start_matches('*').to_string(),
-                        Source::QTime => format!("{:02}{:02}{:02}", clock.hour, clock.minute, clock.second),
+                        Source::QTime => {
+                            format!("{:02}{:02}{:02}", clock.hour, clock.minute, clock.second)
+                        }
                         Source::QYear => format!("{:02}", clock.year.rem_euclid(100)),
                         Source::QMonth => format!("{:02}", clock.month),
                         Source::QDay => format!("{:02}", clock.day),
@@ -1451,26 +1640,43 @@ impl Program {
                 return Ok(None);
             }
             Op::Lnccmd([cmd, opt, p1, p2]) => {
-                let (cmd, opt, p1, p2) = (self.text(cmd, line)?, self.text(opt, line)?, self.text(p1, line)?, self.text(p2, line)?);
+                let (cmd, opt, p1, p2) = (
+                    self.text(cmd, line)?,
+                    self.text(opt, line)?,
+                    self.text(p1, line)?,
+                    self.text(p2, line)?,
+                );
                 let mut h = self.handle;
                 let r = host.call(&mut h, &cmd, &opt, &p1, &p2);
                 self.handle = h;
                 r
             }
-            Op::Call { parms, handle, result } => {
-                let values = parms.iter().map(|e| self.text(e, line)).collect::<Result<Vec<_>, _>>()?;
+            Op::Call {
+                parms,
+                handle,
+                result,
+            } => {
+                let values = parms
+                    .iter()
+                    .map(|e| self.text(e, line))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let text = values[0].trim_matches(' ');
                 let mut h: i32 = if text.is_empty() {
                     0
                 } else {
-                    Dec::parse(text).and_then(|d| d.trunc_i64()).and_then(|i| i32::try_from(i).ok()).ok_or_else(|| Stop {
-                        failure: Failure::Script {
-                            line,
-                            message: format!("the handle (first parameter) holds '{text}', not a number"),
-                        },
-                        monitorable: false,
-                        code: None,
-                    })?
+                    Dec::parse(text)
+                        .and_then(|d| d.trunc_i64())
+                        .and_then(|i| i32::try_from(i).ok())
+                        .ok_or_else(|| Stop {
+                            failure: Failure::Script {
+                                line,
+                                message: format!(
+                                    "the handle (first parameter) holds '{text}', not a number"
+                                ),
+                            },
+                            monitorable: false,
+                            code: None,
+                        })?
                 };
                 let (code, res) = host.call(&mut h, &values[1], &values[2], &values[3], &values[4]);
                 if let Some(v) = handle {
@@ -1707,8 +1913,16 @@ mod tests {
                 3,
                 "this DO has no ENDDO",
             ),
-            ("LNCCMD MAILSMTP\nGOTO END\n", 2, "no statement has the label END"),
-            ("DCL &X *CHAR\nIF (&X) THEN(RETURN)", 2, "logical expression"),
+            (
+                "LNCCMD MAILSMTP\nGOTO END\n",
+                2,
+                "no statement has the label END",
+            ),
+            (
+                "DCL &X *CHAR\nIF (&X) THEN(RETURN)",
+                2,
+                "logical expression",
+            ),
             ("LNCCMD MAILSMTP\nENDDO", 2, "ENDDO without a DO"),
             ("LEAVE", 1, "outside a DOWHILE"),
             ("RCVF", 1, "RCVF is not supported"),
@@ -1739,7 +1953,11 @@ mod tests {
             ),
             ("LNCCMD PARM1('x')", 1, "CMD() is required"),
             ("LNCCMD CMD(X) FOO(1)", 1, "unknown keyword FOO"),
-            ("SNDPGMMSG MSG('x') MSGTYPE(*BREAK)", 1, "MSGTYPE(*BREAK) is not supported"),
+            (
+                "SNDPGMMSG MSG('x') MSGTYPE(*BREAK)",
+                1,
+                "MSGTYPE(*BREAK) is not supported",
+            ),
             ("PGM\nENDPGM\nLNCCMD MAILEND", 3, "after ENDPGM"),
         ];
         for (src, line, text) in cases {
@@ -1868,7 +2086,12 @@ mod tests {
 
     #[test]
     fn select_when_otherwise() {
-        for (code, want) in [("108", "address"), ("400", "connection"), ("0", "ok"), ("999", "other")] {
+        for (code, want) in [
+            ("108", "address"),
+            ("400", "connection"),
+            ("0", "ok"),
+            ("999", "other"),
+        ] {
             let src = format!(
                 "DCL &R *CHAR 10 '{code}'\nSELECT\n\
                  WHEN (&R = '0') THEN(SNDPGMMSG 'ok')\n\
@@ -1935,11 +2158,17 @@ mod tests {
         f.fail.insert("MAILSEND".into(), 504);
         let (_, r) = run(src, &mut f);
         let r = r.unwrap();
-        assert_eq!(r.last_monitored_code, None, "handled by EXEC, not swallowed");
+        assert_eq!(
+            r.last_monitored_code, None,
+            "handled by EXEC, not swallowed"
+        );
         assert_eq!(f.said, ["handled", "0 -1.00"]);
         // Program level: MONMSG ... EXEC(GOTO label).
         let src = "PGM\nMONMSG CPF0000 EXEC(GOTO ERREUR)\nLNCCMD MAILSMTP\nLNCCMD MAILSEND\nSNDPGMMSG 'not here'\nRETURN\nERREUR: SNDPGMMSG 'erreur' *DIAG\nENDPGM";
-        let src = src.replace("SNDPGMMSG 'erreur' *DIAG", "SNDPGMMSG MSG('erreur') MSGTYPE(*DIAG)");
+        let src = src.replace(
+            "SNDPGMMSG 'erreur' *DIAG",
+            "SNDPGMMSG MSG('erreur') MSGTYPE(*DIAG)",
+        );
         let mut f = Fake::default();
         f.fail.insert("MAILSEND".into(), 400);
         let (_, r) = run(&src, &mut f);
@@ -1950,7 +2179,8 @@ mod tests {
     #[test]
     fn a_value_that_cannot_be_computed_for_a_call_is_never_monitored() {
         // A global MONMSG must not skip MAILTO and let MAILSEND go on.
-        let src = "DCL &A *CHAR 5\nMONMSG CPF0000\nLNCCMD MAILTO PARM1(%SST(&A 4 5))\nLNCCMD MAILSEND";
+        let src =
+            "DCL &A *CHAR 5\nMONMSG CPF0000\nLNCCMD MAILTO PARM1(%SST(&A 4 5))\nLNCCMD MAILSEND";
         let mut f = Fake::default();
         let (_, r) = run(src, &mut f);
         assert!(matches!(r, Err(Failure::Script { line: 3, .. })), "{r:?}");
@@ -1963,7 +2193,9 @@ mod tests {
         p.set_max_steps(1000);
         let r = p.run(&mut Fake::default());
         match r {
-            Err(Failure::Script { message, .. }) => assert!(message.contains("--max-steps=1000"), "{message}"),
+            Err(Failure::Script { message, .. }) => {
+                assert!(message.contains("--max-steps=1000"), "{message}")
+            }
             other => panic!("{other:?}"),
         }
     }
