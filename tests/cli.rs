@@ -659,3 +659,61 @@ fn the_vendors_example_pasted_from_its_page_runs_up_to_the_windows_path_hint() {
         "{err}"
     );
 }
+
+/// A CL source exported in windows-1252 or ISO-8859-15 (issue #16 item 3):
+/// without --encoding the error names the option; with it the text
+/// arrives right. An SEU export with sequence columns on some lines only
+/// is refused, naming the line.
+#[test]
+fn a_script_in_windows_1252_needs_encoding_and_says_so() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let src = format!(
+        "LNCCMD CMD(MAILSMTP) PARM1('Server=\"127.0.0.1\";port={};Sender=a@example.test')\n\
+         LNCCMD CMD(MAILPREP) PARM1('bob@example.test') PARM2('subject=\"Relevé 12 €\"')\n\
+         LNCCMD CMD(MAILTEXT) PARM1('Votre relevé.')\nLNCCMD CMD(MAILSEND)\n",
+        server.port
+    );
+    for (enc, bytes) in [
+        ("windows-1252", encoding_rs::WINDOWS_1252.encode(&src).0),
+        ("ISO-8859-15", encoding_rs::ISO_8859_15.encode(&src).0),
+    ] {
+        let p = dir.path().join(format!("{enc}.clp"));
+        std::fs::write(&p, &bytes).unwrap();
+        let file = p.to_str().unwrap();
+        let out = lnccmd(&["run", file]);
+        let err = stderr(&out);
+        assert_eq!(status(&out), 65, "{err}");
+        assert!(
+            err.starts_with(&format!("{file}:2: error: column 69: byte 0xE9 is not UTF-8"))
+                && err.contains("--encoding windows-1252"),
+            "{err}"
+        );
+        let out = lnccmd(&["run", "--encoding", enc, file]);
+        assert_eq!(status(&out), 0, "{}", stderr(&out));
+    }
+    let got = server.wait_for(2);
+    assert_eq!(got.len(), 2);
+    for m in &got {
+        assert_eq!(header(m, "Subject"), Some("Relevé 12 €"));
+        assert_eq!(body_text(m).trim_end(), "Votre relevé.");
+    }
+    let out = lnccmd(&["run", "--encoding", "klingon", "x.clp"]);
+    assert_eq!(status(&out), 64);
+    assert!(stderr(&out).contains("--encoding klingon"), "{}", stderr(&out));
+    // SEU columns on the first line but not on the third: refused.
+    let file = script(
+        dir.path(),
+        "seu.clp",
+        "000100261202PGM\n000200261202  LNCCMD CMD(MAILEND)\n  ENDPGM\n",
+    );
+    let out = lnccmd(&["run", &file]);
+    assert_eq!(status(&out), 65, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "{file}:3: error: this line does not start with the 12 digits of an SEU sequence number and date, but line 1 does"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
