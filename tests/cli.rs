@@ -685,8 +685,9 @@ fn a_script_in_windows_1252_needs_encoding_and_says_so() {
         let err = stderr(&out);
         assert_eq!(status(&out), 65, "{err}");
         assert!(
-            err.starts_with(&format!("{file}:2: error: column 69: byte 0xE9 is not UTF-8"))
-                && err.contains("--encoding windows-1252"),
+            err.starts_with(&format!(
+                "{file}:2: error: column 69: byte 0xE9 is not UTF-8"
+            )) && err.contains("--encoding windows-1252"),
             "{err}"
         );
         let out = lnccmd(&["run", "--encoding", enc, file]);
@@ -700,7 +701,11 @@ fn a_script_in_windows_1252_needs_encoding_and_says_so() {
     }
     let out = lnccmd(&["run", "--encoding", "klingon", "x.clp"]);
     assert_eq!(status(&out), 64);
-    assert!(stderr(&out).contains("--encoding klingon"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--encoding klingon"),
+        "{}",
+        stderr(&out)
+    );
     // SEU columns on the first line but not on the third: refused.
     let file = script(
         dir.path(),

@@ -65,8 +65,10 @@ Exit status:
           (bad address, property...), 2 files, 3 S/MIME, 4 connection,
           5 server reply, 9 internal. The full code starts the RESULT line
           printed on stderr (FILE:LINE: 108 MAILTO: ...).
+  10      the program ended with SNDPGMMSG MSGTYPE(*ESCAPE)
   64      wrong command line
-  65      the script has an error (syntax, unsupported command, bad value)
+  65      the script has an error (syntax, unsupported command, bad value,
+          not UTF-8 without --encoding, the --max-steps limit)
   66      the script file cannot be read
   73      the --dry-run folder cannot be created
 
@@ -78,19 +80,26 @@ Usage: lnccmd run [OPTIONS] FILE
 
 Runs FILE, a CL program of LNCCMD calls written as for IBM i:
   PGM [PARM(&A ...)] ... ENDPGM, RETURN
-  DCL VAR(&X) TYPE(*CHAR) LEN(256) VALUE('...')   *CHAR *DEC *INT *UINT *LGL
+  DCL VAR(&X) TYPE(*CHAR) LEN(256) VALUE('...')   *CHAR *DEC(p s) *INT *UINT *LGL
   CHGVAR VAR(&X) VALUE('Server=\"' *TCAT &SRV *TCAT '\"')    or CHGVAR &X '...'
   CALL PGM(LNCCMD) PARM(&HANDLE &CMD &OPT &PARM1 &PARM2 &RESULT)
   LNCCMD CMD(MAILSMTP) OPT(' ') PARM1('...') PARM2(' ')   (one handle per program)
   LNCSNDMAIL TOINTNET(...) ...                    see lnccmd sndmail --help
-  MONMSG MSGID(...)     after a command: its error is a warning, the program
-                        goes on; before the first command: for all of them
-  SNDPGMMSG MSG('...')  prints the message on stdout
+  IF COND(&RESULT *NE '0') THEN(GOTO CMDLBL(ERREUR)) / ELSE / DO ... ENDDO
+  DOWHILE, DOUNTIL, DOFOR VAR(&I) FROM(1) TO(&N) BY(1), LEAVE, ITERATE
+  SELECT / WHEN COND(...) THEN(...) / OTHERWISE / ENDSELECT, GOTO, labels
+  MONMSG MSGID(...) [EXEC(...)]   after a command: its error is monitored;
+                        before the first command: for all of them
+  SNDPGMMSG MSG('...') MSGTYPE(*INFO|*COMP|*DIAG|*ESCAPE), SNDUSRMSG
+                        on stderr with the type; *ESCAPE ends the program (10)
+  RTVJOBA DATE(&D) USER(&U), RTVSYSVAL QDATE/QTIME   from the host
 with + and - continuation (inside quoted strings too), '' for a quote,
-/* comments */, labels, *CAT *TCAT *BCAT (|| |> |<), %TRIM %TRIML %TRIMR.
-Command and keyword names are case-insensitive. Anything else (IF, GOTO...)
-is an error. The whole file is checked before anything runs; the run stops
-at the first error and prints FILE:LINE: RESULT on stderr.
+/* comments */, *CAT *BCAT *TCAT (|| |> |<), *EQ *NE *GT *LT *GE *LE *NG *NL
+(= <> > < >= <= ¬=), *AND *OR *NOT (& | ¬), + - * /, and %SST %TRIM %TRIML
+%TRIMR %SCAN %CHECK %CHECKR %LEN %DEC %INT %CHAR %UPPER %LOWER.
+A CALL's error is in &RESULT for the program to test; if the program does
+not read &RESULT before its next call, the run stops there. The whole file
+is checked before anything runs; errors print FILE:LINE: RESULT on stderr.
 
 Options:
   --set NAME=VALUE  starting value of the declared variable &NAME (repeatable)
@@ -98,12 +107,16 @@ Options:
                     it to DIR/NNNN-<message-id>.eml instead of sending it
   --out DIR         the folder for --dry-run (default ./lnccmd-dry-run)
   --check           check the script only: nothing runs
+  --encoding CHARSET  the file's character set when it is not UTF-8
+                    (windows-1252, ISO-8859-15...)
+  --max-steps N     stop a run after N statements (default 10000000)
   --progress[=N]    a progress line on stderr every N messages (default 100)
                     and every 2 s; on by default when stderr is a terminal
   -q, --quiet       no progress, summary or warnings (errors are printed)
   -h, --help
 
-FILE may be - (standard input). Scripts are UTF-8 text.
+FILE may be - (standard input). Scripts are UTF-8 text, or --encoding;
+SEU sequence numbers (columns 1-12) are recognised.
 
 Example (see examples/cl/invoice.clp):
   PGM
