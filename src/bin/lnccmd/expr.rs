@@ -924,10 +924,6 @@ mod tests {
         ev(src, env).unwrap().text()
     }
 
-    fn none() -> Vars {
-        vars(&[])
-    }
-
     #[test]
     fn concatenation_keeps_pads_and_drops_blanks_as_ibm_documents() {
         // CL reference, "Character string expressions": &A *CHAR 6 'ab'.

@@ -799,7 +799,7 @@ impl Compiler<'_> {
             }
             "LEAVE" | "ITERATE" => {
                 let slots = cl::bind(st, &["CMDLBL"], 1)?;
-                let name = slots[0].as_ref().map(|p| special(p)).transpose()?;
+                let name = slots[0].as_ref().map(special).transpose()?;
                 let idx = match &name {
                     None => self.loops.len().checked_sub(1),
                     Some(n) => self.loops.iter().rposition(|l| l.label.as_ref() == Some(n)),
