@@ -9,7 +9,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -377,27 +376,6 @@ fn args(case: &Case, port: u16, closed: u16, extra: &[&str]) -> Vec<String> {
     );
     v.push(format!("examples/cl/{}", case.file));
     v
-}
-
-/// A message file parsed by Python's email package.
-fn parse_eml(f: &Path) -> Value {
-    let out = wait_child(
-        Command::new("python3")
-            .arg(root().join("tests/support/smtpd.py"))
-            .arg("--parse")
-            .arg(f)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        LIMIT,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// `dd/mm/yy` of a Date header (`Wed, 2 Dec 2026 05:07:09 +0100`).

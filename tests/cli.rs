@@ -266,7 +266,7 @@ LNCCMD CMD(MAILEND)
             name.starts_with(&format!("{:04}-", i + 1)) && name.ends_with("@example.test.eml"),
             "{name}"
         );
-        let parsed = run_parse(f);
+        let parsed = parse_eml(f);
         let id = header(&parsed, "Message-ID").unwrap().to_string();
         assert_eq!(
             name,
@@ -292,23 +292,6 @@ LNCCMD CMD(MAILEND)
     std::thread::sleep(Duration::from_millis(200));
     assert!(server.messages().is_empty());
     assert!(!log.exists(), "the send log was written by a dry run");
-}
-
-/// A message file parsed by Python's email package.
-fn run_parse(f: &Path) -> Value {
-    let out = wait_child(
-        Command::new("python3")
-            .arg(root().join("tests/support/smtpd.py"))
-            .arg("--parse")
-            .arg(f)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        LIMIT,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -616,3 +616,25 @@ pub fn markdown_files() -> Vec<PathBuf> {
     out.extend(files_with_ext(&root().join("docs"), "md"));
     out
 }
+
+/// A message file (a `--dry-run` `.eml`) parsed by Python's email package,
+/// as the test server reports a received one.
+pub fn parse_eml(f: &Path) -> Value {
+    let out = wait_child(
+        Command::new("python3")
+            .arg(root().join("tests/support/smtpd.py"))
+            .arg("--parse")
+            .arg(f)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
