@@ -690,8 +690,9 @@ fn truth(v: &Value) -> Result<bool, EvalError> {
 }
 
 /// `*CAT` keeps both as they are; `*TCAT` drops the trailing blanks of the
-/// left one; `*BCAT` does that and puts one blank between (none when the
-/// left one is all blanks, as in CL).
+/// left one; `*BCAT` does that and puts one blank between. When the left
+/// one is all blanks, `*BCAT` adds no blank: IBM's table does not say, and
+/// a blank first name must not start a greeting with a blank.
 pub fn cat(left: String, op: CatOp, right: &str) -> String {
     match op {
         CatOp::Cat => left + right,
