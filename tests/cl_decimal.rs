@@ -37,7 +37,10 @@ fn dec_arithmetic_matches_pythons_decimal_with_truncation() {
     let mut pairs = Vec::new();
     while pairs.len() < 250 {
         let (a, b) = (operand(&mut state), operand(&mut state));
-        if b.trim_start_matches('-').chars().any(|c| c != '0' && c != '.') {
+        if b.trim_start_matches('-')
+            .chars()
+            .any(|c| c != '0' && c != '.')
+        {
             pairs.push((a, b));
         }
     }

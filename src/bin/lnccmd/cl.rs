@@ -1021,4 +1021,21 @@ mod tests {
         let e = bind(&one("LNCSNDMAIL x"), &["TOINTNET"], 0).unwrap_err();
         assert!(e.message.contains("needs its keyword"), "{e:?}");
     }
+
+    #[test]
+    fn seu_sequence_columns_are_dropped_or_refused() {
+        let src = "000100261202PGM\r\n\r\n000200261202  LNCCMD CMD(MAILEND) /* x */\r\n000300261202ENDPGM";
+        let out = seu_columns(src).unwrap().unwrap();
+        assert_eq!(out, "PGM\r\n\r\n  LNCCMD CMD(MAILEND) /* x */\r\nENDPGM");
+        assert_eq!(parse(&out).unwrap()[1].line, 3, "line numbers stay");
+        // No columns: nothing to do, even when a continued string's next
+        // line starts with digits.
+        assert_eq!(
+            seu_columns("PGM\nCHGVAR &X ('a+\n123456789012')").unwrap(),
+            None
+        );
+        let e = seu_columns("000100261202PGM\n  ENDPGM\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("but line 1 does"), "{e:?}");
+    }
 }

@@ -927,7 +927,7 @@ mod tests {
 
     #[test]
     fn concatenation_keeps_pads_and_drops_blanks_as_ibm_documents() {
-        // CL reference, "Character string expressions": &A *CHAR 6 'ab'.
+        // A *CHAR 6 holding 'ab' keeps its four trailing blanks for *CAT.
         let v = vars(&[("A", VarType::Char(6), "ab"), ("B", VarType::Char(4), "cd")]);
         assert_eq!(text("&A *CAT &B", &v), "ab    cd  ");
         assert_eq!(text("&A || &B", &v), "ab    cd  ");

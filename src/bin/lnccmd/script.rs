@@ -1247,9 +1247,8 @@ pub fn compile(source: &str, default_smtp: Option<String>) -> Result<Program, Sy
         ended: false,
     };
     c.program()?;
-    let end = c.here();
+    // Falling off the end is ENDPGM (a CALL error not looked at stops there).
     c.emit(statements.last().map_or(1, |s| s.line), Op::End);
-    let _ = end;
     for (at, label, line) in std::mem::take(&mut c.gotos) {
         let target = *c.labels.get(&label).ok_or_else(|| {
             err(
