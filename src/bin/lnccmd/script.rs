@@ -1064,14 +1064,8 @@ impl Compiler<'_> {
                 ));
             }
         };
-        for k in ["TOPGMQ", "TOMSGQ", "TOUSR"] {
-            if kws.contains(&k)
-                && let Some(p) = get(k)
-            {
-                // Where it goes on IBM i (*EXT, *PRV, QSYSOPR...): here stderr.
-                self.expr(&p.elems, p.line, None)?;
-            }
-        }
+        // TOPGMQ(*PRV (*)), TOMSGQ(QSYSOPR), TOUSR(*SYSOPR): where the
+        // message goes on IBM i; here always stderr, so they are not read.
         let msgid = get("MSGID").map(special).transpose()?;
         let text = match (&msgid, get("MSG")) {
             (Some(_), Some(p)) => {
@@ -2197,6 +2191,16 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn message_queues_are_accepted_and_messages_keep_their_type_and_id() {
+        let src = "SNDPGMMSG MSG('a') TOPGMQ(*PRV (*)) MSGTYPE(*COMP)\n\
+                   SNDPGMMSG MSGID(CPF9897) MSGF(*LIBL/QCPFMSG) MSGDTA('b') TOMSGQ(QSYSOPR) MSGTYPE(*DIAG)\n\
+                   SNDUSRMSG MSG('c') TOUSR(*SYSOPR)";
+        let (out, r) = said(src);
+        r.unwrap();
+        assert_eq!(out, ["*COMP: a", "*DIAG CPF9897: b", "c"]);
     }
 
     #[test]
