@@ -524,6 +524,14 @@ fn call(name: &str, args: &[Elem]) -> Result<Expr, String> {
             builtin_names()
         ));
     };
+    if f == Builtin::Sst
+        && let Some(Elem::Word(w)) = args.first()
+        && ["*LDA", "*GDA", "*PDA"].contains(&w.to_ascii_uppercase().as_str())
+    {
+        return Err(format!(
+            "{name}({w} ...): there is no data area {w} outside IBM i (pass the value with --set)"
+        ));
+    }
     let has_op = args.iter().any(|e| operator(e).is_some() || is_not(e));
     let args: Vec<Expr> = if has_op {
         vec![parse(args)?]
@@ -1092,6 +1100,8 @@ mod tests {
         assert_eq!(text("%INT(&N)", &v), "-12");
         assert_eq!(text("%UPPER('dupont é ß')", &v), "DUPONT É ß");
         assert_eq!(text("%LOWER('DUPONT É')", &v), "dupont é");
+        let e = parse(&cl::parse("CHGVAR &X (%SST(*LDA 1 10))").unwrap()[0].params[1].elems);
+        assert!(e.unwrap_err().contains("no data area *LDA"));
         let e = parse(&cl::parse("CHGVAR &X (%FOO(1))").unwrap()[0].params[1].elems);
         assert!(e.unwrap_err().contains("%FOO is not supported"));
         let e = parse(&cl::parse("CHGVAR &X (%SST(&REC 1))").unwrap()[0].params[1].elems);
