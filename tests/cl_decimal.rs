@@ -85,21 +85,7 @@ fn dec_arithmetic_matches_pythons_decimal_with_truncation() {
         .lines()
         .map(|l| l.split_once(": *INFO: ").expect("a message line").1)
         .collect();
-    let out = wait_child(
-        Command::new("python3")
-            .arg(&script)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        Duration::from_secs(60),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs = String::from_utf8(out.stdout).unwrap();
+    let theirs = String::from_utf8(python3(&[&script])).unwrap();
     let theirs: Vec<&str> = theirs.lines().collect();
     assert_eq!(ours.len(), pairs.len() * 5);
     assert_eq!(ours.len(), theirs.len());

@@ -617,14 +617,11 @@ pub fn markdown_files() -> Vec<PathBuf> {
     out
 }
 
-/// A message file (a `--dry-run` `.eml`) parsed by Python's email package,
-/// as the test server reports a received one.
-pub fn parse_eml(f: &Path) -> Value {
+/// `python3 ARGS...`, bounded, which must succeed: its stdout.
+pub fn python3<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<u8> {
     let out = wait_child(
         Command::new("python3")
-            .arg(root().join("tests/support/smtpd.py"))
-            .arg("--parse")
-            .arg(f)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -636,5 +633,13 @@ pub fn parse_eml(f: &Path) -> Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
+}
+
+/// A message file (a `--dry-run` `.eml`) parsed by Python's email package,
+/// as the test server reports a received one.
+pub fn parse_eml(f: &Path) -> Value {
+    let script = root().join("tests/support/smtpd.py");
+    let out = python3(&[script.as_os_str(), "--parse".as_ref(), f.as_os_str()]);
+    serde_json::from_slice(&out).unwrap()
 }
