@@ -2215,4 +2215,54 @@ mod tests {
         let e = compile_err("DCL &D *CHAR 4\nRTVSYSVAL QDATE &D");
         assert!(e.message.contains("LEN(6) or longer"), "{e:?}");
     }
+
+    /// Whichever call of a program fails, when the program does not look at
+    /// &RESULT no later call runs (so no MAILSEND after a failed MAILTO),
+    /// and when it does, the program's own IF decides; in both forms.
+    #[test]
+    fn no_call_runs_after_a_failure_the_program_did_not_see() {
+        let cmds = [
+            "MAILSMTP", "MAILPREP", "MAILTO", "MAILTEXT", "MAILLATT", "MAILSEND", "MAILEND",
+        ];
+        let call_form: String = cmds
+            .iter()
+            .map(|c| format!("CALL LNCCMD (&H '{c}' ' ' 'x' ' ' &R)\n"))
+            .collect();
+        let checked: String = cmds
+            .iter()
+            .map(|c| {
+                format!("CALL LNCCMD (&H '{c}' ' ' 'x' ' ' &R)\nIF (&R *NE '0') THEN(GOTO FIN)\n")
+            })
+            .collect();
+        let command_form: String = cmds
+            .iter()
+            .map(|c| format!("LNCCMD CMD({c}) PARM1('x')\n"))
+            .collect();
+        for (k, failing) in cmds.iter().enumerate() {
+            for (src, form) in [
+                (
+                    format!("DCL &H *DEC (10 0)\nDCL &R *CHAR 100\n{call_form}"),
+                    "call",
+                ),
+                (command_form.clone(), "command"),
+                (
+                    format!("DCL &H *DEC (10 0)\nDCL &R *CHAR 100\n{checked}FIN: RETURN\n"),
+                    "checked",
+                ),
+            ] {
+                let mut f = Fake::default();
+                f.fail.insert(failing.to_string(), 108);
+                let (_, r) = run(&src, &mut f);
+                let called: Vec<&str> = f.calls.iter().map(|c| c.1.as_str()).collect();
+                assert_eq!(called, &cmds[..=k], "{form} form, {failing} failing");
+                match form {
+                    "checked" => assert!(r.is_ok(), "{r:?}"),
+                    _ => assert!(
+                        matches!(r, Err(Failure::Call { code: 108, .. })),
+                        "{form}: {r:?}"
+                    ),
+                }
+            }
+        }
+    }
 }
