@@ -58,6 +58,10 @@ pub use dryrun::set_dry_run_dir;
 
 /// The library version, "MAJOR.MINOR.PATCH" (what `lnccmd_version()` returns).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The local time now, ISO 8601 with its UTC offset (as the send log
+/// writes it): the command line's RTVJOBA and RTVSYSVAL read the host's
+/// date and time from it, the library being where `localtime_r` is called.
+pub use compose::iso8601_now;
 pub use error::LnccmdStatus;
 /// Unicode's bidirectional controls, as RESULT escapes them (for the
 /// command line's CL reader, which names them in its errors).

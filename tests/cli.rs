@@ -268,7 +268,7 @@ LNCCMD CMD(MAILEND)
             name.starts_with(&format!("{:04}-", i + 1)) && name.ends_with("@example.test.eml"),
             "{name}"
         );
-        let parsed = run_parse(f);
+        let parsed = parse_eml(f);
         let id = header(&parsed, "Message-ID").unwrap().to_string();
         assert_eq!(
             name,
@@ -294,23 +294,6 @@ LNCCMD CMD(MAILEND)
     std::thread::sleep(Duration::from_millis(200));
     assert!(server.messages().is_empty());
     assert!(!log.exists(), "the send log was written by a dry run");
-}
-
-/// A message file parsed by Python's email package.
-fn run_parse(f: &Path) -> Value {
-    let out = wait_child(
-        Command::new("python3")
-            .arg(root().join("tests/support/smtpd.py"))
-            .arg("--parse")
-            .arg(f)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        LIMIT,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
@@ -461,9 +444,12 @@ fn the_example_script_sends_the_invoice() {
         "examples/cl/invoice.clp",
     ]);
     assert_eq!(status(&out), 0, "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out),
-        "Facture 42 envoyée à Client <client@example.test>\n"
+    assert!(
+        stderr(&out).starts_with(
+            "examples/cl/invoice.clp:43: *INFO: Facture 42 envoyée à Client <client@example.test>\n"
+        ),
+        "{}",
+        stderr(&out)
     );
     let m = &server.wait_for(1)[0];
     assert_eq!(m["mail_from"], "factures@example.test");
@@ -503,7 +489,9 @@ fn script_errors_are_found_before_anything_is_sent() {
         server.port
     );
     let cases = [
-        ("IF COND(&A *EQ 'x') THEN(DO)\n", "IF is not supported"),
+        ("IF COND(&A *EQ 'x') THEN(DO)\n", "&A is not declared"),
+        ("RCVF DEV(*FILE)\n", "RCVF is not supported"),
+        ("DOWHILE ('a' = 'a')\n", "this DO has no ENDDO"),
         ("CHGVAR &NOPE 'x'\n", "&NOPE is not declared"),
         ("LNCCMD CMD(MAILTEXT) PARM1('not closed)\n", "not closed"),
     ];
@@ -591,7 +579,14 @@ fn help_version_and_usage_errors() {
     .unwrap();
     drop(child.stdin.take());
     let out = wait_child(child, LIMIT);
-    assert_eq!((status(&out), stdout(&out).as_str()), (0, "from stdin\n"));
+    // SNDPGMMSG goes to stderr with its type, as to the job log.
+    assert_eq!(status(&out), 0);
+    assert_eq!(stdout(&out), "");
+    assert!(
+        stderr(&out).starts_with("-:1: *INFO: from stdin\n"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The first CFGSMTP server takes the whole message, then stalls: it may
@@ -812,4 +807,67 @@ fn sndmail_check_and_unquoted_values_send_nothing() {
         );
     }
     assert!(server.messages().is_empty());
+}
+
+/// A CL source exported in windows-1252 or ISO-8859-15 (issue #16 item 3):
+/// without --encoding the error names the option; with it the text
+/// arrives right. An SEU export with sequence columns on some lines only
+/// is refused, naming the line.
+#[test]
+fn a_script_in_windows_1252_needs_encoding_and_says_so() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let src = format!(
+        "LNCCMD CMD(MAILSMTP) PARM1('Server=\"127.0.0.1\";port={};Sender=a@example.test')\n\
+         LNCCMD CMD(MAILPREP) PARM1('bob@example.test') PARM2('subject=\"Relevé 12 €\"')\n\
+         LNCCMD CMD(MAILTEXT) PARM1('Votre relevé.')\nLNCCMD CMD(MAILSEND)\n",
+        server.port
+    );
+    for (enc, bytes) in [
+        ("windows-1252", encoding_rs::WINDOWS_1252.encode(&src).0),
+        ("ISO-8859-15", encoding_rs::ISO_8859_15.encode(&src).0),
+    ] {
+        let p = dir.path().join(format!("{enc}.clp"));
+        std::fs::write(&p, &bytes).unwrap();
+        let file = p.to_str().unwrap();
+        let out = lnccmd(&["run", file]);
+        let err = stderr(&out);
+        assert_eq!(status(&out), 65, "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "{file}:2: error: column 69: byte 0xE9 is not UTF-8"
+            )) && err.contains("--encoding windows-1252"),
+            "{err}"
+        );
+        let out = lnccmd(&["run", "--encoding", enc, file]);
+        assert_eq!(status(&out), 0, "{}", stderr(&out));
+    }
+    let got = server.wait_for(2);
+    assert_eq!(got.len(), 2);
+    for m in &got {
+        assert_eq!(header(m, "Subject"), Some("Relevé 12 €"));
+        assert_eq!(body_text(m).trim_end(), "Votre relevé.");
+    }
+    let out = lnccmd(&["run", "--encoding", "klingon", "x.clp"]);
+    assert_eq!(status(&out), 64);
+    assert!(
+        stderr(&out).contains("--encoding klingon"),
+        "{}",
+        stderr(&out)
+    );
+    // SEU columns on the first line but not on the third: refused.
+    let file = script(
+        dir.path(),
+        "seu.clp",
+        "000100261202PGM\n000200261202  LNCCMD CMD(MAILEND)\n  ENDPGM\n",
+    );
+    let out = lnccmd(&["run", &file]);
+    assert_eq!(status(&out), 65, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "{file}:3: error: this line does not start with the 12 digits of an SEU sequence number and date, but line 1 does"
+        )),
+        "{}",
+        stderr(&out)
+    );
 }

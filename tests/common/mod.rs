@@ -621,3 +621,30 @@ pub fn markdown_files() -> Vec<PathBuf> {
     out.extend(files_with_ext(&root().join("docs"), "md"));
     out
 }
+
+/// `python3 ARGS...`, bounded, which must succeed: its stdout.
+pub fn python3<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<u8> {
+    let out = wait_child(
+        Command::new("python3")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A message file (a `--dry-run` `.eml`) parsed by Python's email package,
+/// as the test server reports a received one.
+pub fn parse_eml(f: &Path) -> Value {
+    let script = root().join("tests/support/smtpd.py");
+    let out = python3(&[script.as_os_str(), "--parse".as_ref(), f.as_os_str()]);
+    serde_json::from_slice(&out).unwrap()
+}

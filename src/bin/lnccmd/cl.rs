@@ -64,6 +64,8 @@ pub enum Elem {
     List(Vec<Elem>),
     /// A built-in function `%NAME(...)`: the name upper-cased, with `%`.
     Func(String, Vec<Elem>),
+    /// The command in `THEN(...)`, `ELSE(...)`, `EXEC(...)`.
+    Cmd(Box<Statement>),
 }
 
 /// A parameter: `KEYWORD(elements)` or a positional value.
@@ -314,27 +316,42 @@ fn tokens(chars: &[Located]) -> Result<Vec<Token>, SyntaxError> {
                 push(Tok::RParen, &mut out);
                 i += 1;
             }
+            // IBM's symbols: || is *CAT, |> *BCAT, |< *TCAT; | alone is *OR.
             '|' => {
-                let op = match next {
-                    Some('|') => CatOp::Cat,
-                    Some('>') => CatOp::TCat,
-                    Some('<') => CatOp::BCat,
-                    _ => {
-                        return Err(SyntaxError::new(
-                            line,
-                            "'|' alone: the operators are || (*CAT), |> (*TCAT) and |< (*BCAT)",
-                        ));
-                    }
+                let (tok, n) = match next {
+                    Some('|') => (Tok::Op(CatOp::Cat), 2),
+                    Some('>') => (Tok::Op(CatOp::BCat), 2),
+                    Some('<') => (Tok::Op(CatOp::TCat), 2),
+                    _ => (Tok::Word("|".into()), 1),
                 };
-                push(Tok::Op(op), &mut out);
-                i += 2;
+                push(tok, &mut out);
+                i += n;
+            }
+            // Relational symbols need no blanks around them (`&A=&B`).
+            '=' | '<' | '>' | '\u{00AC}' => {
+                let two: String = [c, next.unwrap_or(' ')].iter().collect();
+                let op = if ["<>", "<=", ">=", "\u{00AC}=", "\u{00AC}<", "\u{00AC}>"]
+                    .contains(&two.as_str())
+                {
+                    two
+                } else {
+                    c.to_string()
+                };
+                i += op.chars().count();
+                push(Tok::Word(op), &mut out);
+            }
+            // `&` alone is *AND.
+            '&' if !next.is_some_and(|n| n.is_alphanumeric() || "$#@_".contains(n)) => {
+                push(Tok::Word("&".into()), &mut out);
+                i += 1;
             }
             _ => {
                 let mut w = String::new();
                 while let Some(&(ch, _)) = chars.get(i) {
-                    let op_start =
-                        ch == '|' && matches!(chars.get(i + 1).map(|x| x.0), Some('|' | '>' | '<'));
-                    if is_blank(ch) || ch == '(' || ch == ')' || ch == '\'' || op_start {
+                    if is_blank(ch)
+                        || "()'|=<>\u{00AC}".contains(ch)
+                        || (ch == '&' && !w.is_empty())
+                    {
                         break;
                     }
                     w.push(ch);
@@ -345,14 +362,6 @@ fn tokens(chars: &[Located]) -> Result<Vec<Token>, SyntaxError> {
                         line,
                         format!(
                             "a blank is needed between '{w}' and the quoted string after it (hexadecimal constants X'..' are not supported)"
-                        ),
-                    ));
-                }
-                if w == "+" || w == "-" {
-                    return Err(SyntaxError::new(
-                        line,
-                        format!(
-                            "'{w}' continues a line only as its last character (nothing, not even a comment, may follow it)"
                         ),
                     ));
                 }
@@ -418,6 +427,23 @@ impl Parser {
         }
     }
 
+    /// A command inside `THEN(...)`, `ELSE(...)`, `EXEC(...)`, after its `(`.
+    fn nested(&mut self, open_line: usize) -> Result<Elem, SyntaxError> {
+        let st = command(self, open_line, false)?;
+        match self.peek() {
+            Some(Token {
+                tok: Tok::RParen, ..
+            }) => {
+                self.pos += 1;
+                Ok(Elem::Cmd(Box::new(st)))
+            }
+            _ => Err(SyntaxError::new(
+                open_line,
+                "a '(' is not closed: ')' missing",
+            )),
+        }
+    }
+
     fn elem(&mut self) -> Result<Elem, SyntaxError> {
         let t = self.toks[self.pos].clone();
         self.pos += 1;
@@ -435,7 +461,7 @@ impl Parser {
                         ..
                     })
                 );
-                if let Some(name) = w.strip_prefix('&') {
+                if let Some(name) = w.strip_prefix('&').filter(|_| w != "&") {
                     if !is_name(name) {
                         return Err(SyntaxError::new(
                             t.line,
@@ -464,11 +490,34 @@ impl Parser {
     }
 }
 
-/// Parses one logical line. `None` for a line holding only a label.
+/// The commands whose parameter holds another command, and where:
+/// (keyword, positional index). `IF COND(...) THEN(GOTO ERREUR)`,
+/// `ELSE CMD(DO)` (or `ELSE DO`), `MONMSG CPF0000 EXEC(GOTO ERREUR)`.
+fn command_param(command: &str) -> Option<(&'static [&'static str], usize)> {
+    Some(match command {
+        "IF" | "WHEN" => (&["THEN"], 1),
+        "ELSE" | "OTHERWISE" => (&["CMD"], 0),
+        "MONMSG" => (&["EXEC"], 2),
+        _ => return None,
+    })
+}
+
+/// Parses one logical line. A line holding only a label gives a statement
+/// with an empty command: the place the label names.
 fn statement(chars: &[Located]) -> Result<Option<Statement>, SyntaxError> {
     let toks = tokens(chars)?;
     let first_line = chars.iter().find(|(c, _)| !is_blank(*c)).map_or(1, |x| x.1);
     let mut p = Parser { toks, pos: 0 };
+    let st = command(&mut p, first_line, true)?;
+    if let Some(t) = p.peek() {
+        return Err(SyntaxError::new(t.line, "')' without a '(' before it"));
+    }
+    Ok(Some(st))
+}
+
+/// `[LABEL:] COMMAND params`, up to the end of the tokens or, nested in
+/// another command's parameter, up to its `)`.
+fn command(p: &mut Parser, first_line: usize, top: bool) -> Result<Statement, SyntaxError> {
     let Some(Token {
         tok: Tok::Word(first),
         line,
@@ -476,14 +525,18 @@ fn statement(chars: &[Located]) -> Result<Option<Statement>, SyntaxError> {
     }) = p.peek().cloned()
     else {
         return Err(SyntaxError::new(
-            first_line,
-            "a statement starts with a command name",
+            p.peek().map_or(first_line, |t| t.line),
+            if top {
+                "a statement starts with a command name"
+            } else {
+                "a command name is expected inside THEN(), ELSE(), EXEC()"
+            },
         ));
     };
     p.pos += 1;
     let mut label = None;
     let mut name = first.clone();
-    if let Some((l, rest)) = first.split_once(':') {
+    if let Some((l, rest)) = first.split_once(':').filter(|_| top) {
         if !is_name(l) {
             return Err(SyntaxError::new(line, format!("'{l}' is not a label name")));
         }
@@ -491,7 +544,14 @@ fn statement(chars: &[Located]) -> Result<Option<Statement>, SyntaxError> {
         name = rest.to_string();
         if name.is_empty() {
             match p.peek().cloned() {
-                None => return Ok(None),
+                None => {
+                    return Ok(Statement {
+                        line,
+                        label,
+                        command: String::new(),
+                        params: Vec::new(),
+                    });
+                }
                 Some(Token {
                     tok: Tok::Word(w), ..
                 }) => {
@@ -516,9 +576,14 @@ fn statement(chars: &[Located]) -> Result<Option<Statement>, SyntaxError> {
         ));
     }
     let command = bare.to_ascii_uppercase();
+    let nested = command_param(&command);
     let mut params = Vec::new();
     let mut keyword_seen = false;
+    let mut positional = 0;
     while let Some(t) = p.peek().cloned() {
+        if t.tok == Tok::RParen && !top {
+            break;
+        }
         if let Tok::Word(w) = &t.tok
             && p.next_is_glued_lparen()
             && !w.starts_with('%')
@@ -529,9 +594,16 @@ fn statement(chars: &[Located]) -> Result<Option<Statement>, SyntaxError> {
             }
             p.pos += 2;
             let open_line = p.toks[p.pos - 1].line;
+            let keyword = w.to_ascii_uppercase();
+            let elems = match nested {
+                Some((kws, _)) if kws.contains(&keyword.as_str()) => {
+                    vec![p.nested(open_line)?]
+                }
+                _ => p.list(open_line)?,
+            };
             params.push(Param {
-                keyword: Some(w.to_ascii_uppercase()),
-                elems: p.list(open_line)?,
+                keyword: Some(keyword),
+                elems,
                 line: t.line,
             });
             keyword_seen = true;
@@ -545,23 +617,79 @@ fn statement(chars: &[Located]) -> Result<Option<Statement>, SyntaxError> {
                 ),
             ));
         }
-        let elem = p.elem()?;
-        let elems = match elem {
-            Elem::List(inner) => inner,
-            e => vec![e],
+        let elems = match (nested, &t.tok) {
+            (Some((_, at)), Tok::LParen) if at == positional => {
+                p.pos += 1;
+                vec![p.nested(t.line)?]
+            }
+            // `ELSE DO`, `ELSE GOTO FIN`: the rest is the command.
+            (Some((_, 0)), Tok::Word(_)) if positional == 0 => {
+                vec![Elem::Cmd(Box::new(self::command(p, t.line, false)?))]
+            }
+            _ => match p.elem()? {
+                Elem::Word(w) if w == "+" || w == "-" => {
+                    return Err(SyntaxError::new(
+                        t.line,
+                        format!(
+                            "'{w}' continues a line only as its last character (nothing, not even a comment, may follow it)"
+                        ),
+                    ));
+                }
+                Elem::List(inner) => inner,
+                e => vec![e],
+            },
         };
+        positional += 1;
         params.push(Param {
             keyword: None,
             elems,
             line: t.line,
         });
     }
-    Ok(Some(Statement {
-        line: first_line,
+    Ok(Statement {
+        line: if top { first_line } else { line },
         label,
         command,
         params,
-    }))
+    })
+}
+
+/// Columns 1-12 of a source member copied with its SEU sequence numbers
+/// and dates (`000100260115PGM`: sequence 0001.00, changed 2026-01-15),
+/// as CPYF to a flat file or some FTP clients give: `Some(text)` without
+/// them when every non-blank line has them, `None` when no line does. A
+/// file where only some lines start with 12 digits is refused: cutting
+/// those, or not, could change the program.
+pub fn seu_columns(source: &str) -> Result<Option<String>, SyntaxError> {
+    let numbered = |l: &str| l.len() >= 12 && l.as_bytes()[..12].iter().all(u8::is_ascii_digit);
+    let lines: Vec<&str> = source.split('\n').collect();
+    let non_blank = || {
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !l.trim_matches([' ', '\r', '\t']).is_empty())
+    };
+    // The first line decides: a CL line never starts with a digit, but a
+    // continued string's next line may.
+    let Some((first, _)) = non_blank().next().filter(|(_, l)| numbered(l)) else {
+        return Ok(None);
+    };
+    if let Some((n, _)) = non_blank().find(|(_, l)| !numbered(l)) {
+        return Err(SyntaxError::new(
+            n + 1,
+            format!(
+                "this line does not start with the 12 digits of an SEU sequence number and date, but line {} does: export the member without them (CPYTOSTMF), or with them on every line",
+                first + 1
+            ),
+        ));
+    }
+    Ok(Some(
+        lines
+            .iter()
+            .map(|l| if numbered(l) { &l[12..] } else { *l })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    ))
 }
 
 /// Parses a whole CL source.
@@ -795,8 +923,12 @@ mod tests {
         assert_eq!(st.params[3].elems, [v("HANDLE")]);
         assert_eq!(one("*LIBL/lnccmd CMD(X)").command, "LNCCMD");
         assert_eq!(one("A:B").command, "B");
-        // A label alone on its line.
-        assert!(parse("LOOP:\n").unwrap().is_empty());
+        // A label alone on its line: the place it names.
+        let st = one("LOOP:\n");
+        assert_eq!(
+            (st.label.as_deref(), st.command.as_str()),
+            (Some("LOOP"), "")
+        );
     }
 
     #[test]
@@ -810,7 +942,7 @@ mod tests {
                 s("Server=\""),
                 Elem::Op(CatOp::TCat),
                 v("SRV"),
-                Elem::Op(CatOp::TCat),
+                Elem::Op(CatOp::BCat),
                 s("\""),
                 Elem::Op(CatOp::Cat),
                 w("x"),
@@ -818,7 +950,7 @@ mod tests {
                 w("y"),
                 Elem::Op(CatOp::BCat),
                 w("z"),
-                Elem::Op(CatOp::BCat),
+                Elem::Op(CatOp::TCat),
                 w("w"),
             ]
         );
@@ -869,8 +1001,6 @@ mod tests {
         assert!(e.message.contains("variable name"), "{e:?}");
         let e = err("X A(B(1))");
         assert!(e.message.contains("keyword is not expected"), "{e:?}");
-        let e = err("X A('a' | 'b')");
-        assert!(e.message.contains("||"), "{e:?}");
     }
 
     #[test]
@@ -890,5 +1020,22 @@ mod tests {
         assert!(e.message.contains("unknown keyword COLOR"), "{e:?}");
         let e = bind(&one("LNCSNDMAIL x"), &["TOINTNET"], 0).unwrap_err();
         assert!(e.message.contains("needs its keyword"), "{e:?}");
+    }
+
+    #[test]
+    fn seu_sequence_columns_are_dropped_or_refused() {
+        let src = "000100261202PGM\r\n\r\n000200261202  LNCCMD CMD(MAILEND) /* x */\r\n000300261202ENDPGM";
+        let out = seu_columns(src).unwrap().unwrap();
+        assert_eq!(out, "PGM\r\n\r\n  LNCCMD CMD(MAILEND) /* x */\r\nENDPGM");
+        assert_eq!(parse(&out).unwrap()[1].line, 3, "line numbers stay");
+        // No columns: nothing to do, even when a continued string's next
+        // line starts with digits.
+        assert_eq!(
+            seu_columns("PGM\nCHGVAR &X ('a+\n123456789012')").unwrap(),
+            None
+        );
+        let e = seu_columns("000100261202PGM\n  ENDPGM\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("but line 1 does"), "{e:?}");
     }
 }

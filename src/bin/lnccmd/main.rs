@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod cl;
+mod expr;
 mod script;
 mod sndmail;
 
@@ -22,6 +23,11 @@ const EXIT_USAGE: u8 = 64;
 const EXIT_SCRIPT: u8 = 65;
 const EXIT_NOINPUT: u8 = 66;
 const EXIT_CANTCREAT: u8 = 73;
+
+/// The program ended itself with SNDPGMMSG MSGTYPE(*ESCAPE), as an
+/// unmonitored escape message ends a CL program: out of the classes 1..9
+/// (no call failed) and of the sysexits numbers.
+const EXIT_ESCAPE: u8 = 10;
 
 /// The exit status of 409 DELIVERY_UNCERTAIN: not its class 4, which says
 /// "worth retrying later", since a script that retries would send twice.
@@ -59,8 +65,10 @@ Exit status:
           (bad address, property...), 2 files, 3 S/MIME, 4 connection,
           5 server reply, 9 internal. The full code starts the RESULT line
           printed on stderr (FILE:LINE: 108 MAILTO: ...).
+  10      the program ended with SNDPGMMSG MSGTYPE(*ESCAPE)
   64      wrong command line
-  65      the script has an error (syntax, unsupported command, bad value)
+  65      the script has an error (syntax, unsupported command, bad value,
+          not UTF-8 without --encoding, the --max-steps limit)
   66      the script file cannot be read
   73      the --dry-run folder cannot be created
 
@@ -72,19 +80,26 @@ Usage: lnccmd run [OPTIONS] FILE
 
 Runs FILE, a CL program of LNCCMD calls written as for IBM i:
   PGM [PARM(&A ...)] ... ENDPGM, RETURN
-  DCL VAR(&X) TYPE(*CHAR) LEN(256) VALUE('...')   *CHAR *DEC *INT *UINT *LGL
+  DCL VAR(&X) TYPE(*CHAR) LEN(256) VALUE('...')   *CHAR *DEC(p s) *INT *UINT *LGL
   CHGVAR VAR(&X) VALUE('Server=\"' *TCAT &SRV *TCAT '\"')    or CHGVAR &X '...'
   CALL PGM(LNCCMD) PARM(&HANDLE &CMD &OPT &PARM1 &PARM2 &RESULT)
   LNCCMD CMD(MAILSMTP) OPT(' ') PARM1('...') PARM2(' ')   (one handle per program)
   LNCSNDMAIL TOINTNET(...) ...                    see lnccmd sndmail --help
-  MONMSG MSGID(...)     after a command: its error is a warning, the program
-                        goes on; before the first command: for all of them
-  SNDPGMMSG MSG('...')  prints the message on stdout
+  IF COND(&RESULT *NE '0') THEN(GOTO CMDLBL(ERREUR)) / ELSE / DO ... ENDDO
+  DOWHILE, DOUNTIL, DOFOR VAR(&I) FROM(1) TO(&N) BY(1), LEAVE, ITERATE
+  SELECT / WHEN COND(...) THEN(...) / OTHERWISE / ENDSELECT, GOTO, labels
+  MONMSG MSGID(...) [EXEC(...)]   after a command: its error is monitored;
+                        before the first command: for all of them
+  SNDPGMMSG MSG('...') MSGTYPE(*INFO|*COMP|*DIAG|*ESCAPE), SNDUSRMSG
+                        on stderr with the type; *ESCAPE ends the program (10)
+  RTVJOBA DATE(&D) USER(&U), RTVSYSVAL QDATE/QTIME   from the host
 with + and - continuation (inside quoted strings too), '' for a quote,
-/* comments */, labels, *CAT *TCAT *BCAT (|| |> |<), %TRIM %TRIML %TRIMR.
-Command and keyword names are case-insensitive. Anything else (IF, GOTO...)
-is an error. The whole file is checked before anything runs; the run stops
-at the first error and prints FILE:LINE: RESULT on stderr.
+/* comments */, *CAT *BCAT *TCAT (|| |> |<), *EQ *NE *GT *LT *GE *LE *NG *NL
+(= <> > < >= <= ¬=), *AND *OR *NOT (& | ¬), + - * /, and %SST %TRIM %TRIML
+%TRIMR %SCAN %CHECK %CHECKR %LEN %DEC %INT %CHAR %UPPER %LOWER.
+A CALL's error is in &RESULT for the program to test; if the program does
+not read &RESULT before its next call, the run stops there. The whole file
+is checked before anything runs; errors print FILE:LINE: RESULT on stderr.
 
 Options:
   --set NAME=VALUE  starting value of the declared variable &NAME (repeatable)
@@ -92,12 +107,16 @@ Options:
                     it to DIR/NNNN-<message-id>.eml instead of sending it
   --out DIR         the folder for --dry-run (default ./lnccmd-dry-run)
   --check           check the script only: nothing runs
+  --encoding CHARSET  the file's character set when it is not UTF-8
+                    (windows-1252, ISO-8859-15...)
+  --max-steps N     stop a run after N statements (default 10000000)
   --progress[=N]    a progress line on stderr every N messages (default 100)
                     and every 2 s; on by default when stderr is a terminal
   -q, --quiet       no progress, summary or warnings (errors are printed)
   -h, --help
 
-FILE may be - (standard input). Scripts are UTF-8 text.
+FILE may be - (standard input). Scripts are UTF-8 text, or --encoding;
+SEU sequence numbers (columns 1-12) are recognised.
 
 Example (see examples/cl/invoice.clp):
   PGM
@@ -168,6 +187,10 @@ struct Options {
     quiet: bool,
     check: bool,
     help: bool,
+    /// `--encoding`: the script's character set when it is not UTF-8.
+    encoding: Option<&'static encoding_rs::Encoding>,
+    /// `--max-steps`.
+    max_steps: Option<u64>,
     /// Everything that is not an option.
     args: Vec<String>,
 }
@@ -209,6 +232,19 @@ fn parse_options(argv: &[String], run: bool) -> Result<Options, Usage> {
                 o.sets.push((n.to_string(), val.to_string()));
             }
             "--check" => o.check = true,
+            "--encoding" if run => {
+                let label = value("a character set")?;
+                let enc = encoding_rs::Encoding::for_label(label.trim().as_bytes())
+                    .filter(|e| *e != encoding_rs::UTF_16LE && *e != encoding_rs::UTF_16BE && *e != encoding_rs::REPLACEMENT)
+                    .ok_or_else(|| Usage(format!("--encoding {label}: not a character set lnccmd knows (windows-1252, ISO-8859-1, ISO-8859-15, UTF-8...)")))?;
+                o.encoding = Some(enc);
+            }
+            "--max-steps" if run => {
+                let v = value("a number")?;
+                o.max_steps = Some(v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    Usage(format!("--max-steps {v}: a number of statements from 1"))
+                })?);
+            }
             "--progress" if run => {
                 o.progress = Some(match inline {
                     None => 100,
@@ -368,14 +404,47 @@ impl Host for CliHost {
         (code, text)
     }
 
+    fn clock(&self) -> script::Clock {
+        // "2026-12-02T05:07:09+01:00"
+        let t = lnccmd::iso8601_now();
+        let n = |a: usize, b: usize| t.get(a..b).and_then(|x| x.parse().ok()).unwrap_or(0);
+        script::Clock {
+            year: n(0, 4) as i32,
+            month: n(5, 7),
+            day: n(8, 10),
+            hour: n(11, 13),
+            minute: n(14, 16),
+            second: n(17, 19),
+        }
+    }
+
+    fn job(&self) -> (String, String, String) {
+        // JOB: the program's name, as the job of a submitted CL program
+        // is often named after it; USER: the login name; NBR: the process.
+        let stem = Path::new(&self.label)
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_ascii_uppercase())
+            .unwrap_or_default();
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "LNCCMD".into());
+        let job: String = stem.chars().take(10).collect();
+        let user: String = user.chars().take(10).collect();
+        (job, user, format!("{:06}", std::process::id() % 1_000_000))
+    }
+
     fn warn(&mut self, line: usize, text: &str) {
         if !self.quiet {
             eprintln!("{} warning: {text}", self.place(line));
         }
     }
 
-    fn say(&mut self, text: &str) {
-        println!("{text}");
+    fn message(&mut self, line: usize, kind: &str, msgid: Option<&str>, text: &str) {
+        // The program's own messages: printed even with --quiet.
+        let id = msgid.map(|m| format!(" {m}")).unwrap_or_default();
+        eprintln!("{} {kind}{id}: {text}", self.place(line));
     }
 }
 
@@ -427,12 +496,16 @@ fn execute(program: &mut script::Program, mut host: CliHost, out: Option<&Path>)
             eprintln!("{} error: {message}", host.place(line));
             EXIT_SCRIPT
         }
+        Err(Failure::Escape { line, text }) => {
+            eprintln!("{} *ESCAPE: {text}", host.place(line));
+            EXIT_ESCAPE
+        }
     };
     host.summary(out);
     ExitCode::from(status)
 }
 
-fn read_script(file: &str) -> Result<String, ExitCode> {
+fn read_script(file: &str, o: &Options) -> Result<String, ExitCode> {
     let bytes = if file == "-" {
         let mut v = Vec::new();
         std::io::stdin().read_to_end(&mut v).map(|_| v)
@@ -443,14 +516,42 @@ fn read_script(file: &str) -> Result<String, ExitCode> {
         eprintln!("lnccmd: cannot read {file}: {e}");
         ExitCode::from(EXIT_NOINPUT)
     })?;
-    String::from_utf8(bytes).map_err(|e| {
-        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        eprintln!("{file}:{line}: error: the script is not UTF-8 text");
-        ExitCode::from(EXIT_SCRIPT)
-    })
+    let text = match o.encoding {
+        // encoding_rs: the WHATWG tables (windows-1252 for ISO-8859-1, as
+        // browsers and IBM i's CCSID 1252 exports agree on).
+        Some(enc) => {
+            let (text, _, bad) = enc.decode(&bytes);
+            if bad {
+                eprintln!("{file}: error: the script has bytes that are not {} text", enc.name());
+                return Err(ExitCode::from(EXIT_SCRIPT));
+            }
+            text.into_owned()
+        }
+        None => String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let before = &e.as_bytes()[..at];
+            let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+            let column = 1 + String::from_utf8_lossy(&before[before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..]).chars().count();
+            eprintln!(
+                "{file}:{line}: error: column {column}: byte 0x{:02X} is not UTF-8: the script is in another character set; if it was exported as windows-1252 or ISO-8859-15 (CPYTOSTMF STMFCCSID(1252), an FTP transfer in ASCII mode), run it with --encoding windows-1252 (or --encoding ISO-8859-15)",
+                e.as_bytes()[at]
+            );
+            ExitCode::from(EXIT_SCRIPT)
+        })?,
+    };
+    match cl::seu_columns(&text) {
+        Ok(None) => Ok(text),
+        Ok(Some(stripped)) => {
+            if !o.quiet {
+                eprintln!("lnccmd: {file}: columns 1-12 (SEU sequence numbers and dates) ignored");
+            }
+            Ok(stripped)
+        }
+        Err(e) => {
+            eprintln!("{file}:{}: error: {}", e.line, e.message);
+            Err(ExitCode::from(EXIT_SCRIPT))
+        }
+    }
 }
 
 fn default_smtp() -> Option<String> {
@@ -467,7 +568,7 @@ fn cmd_run(o: Options) -> ExitCode {
             format!("run: one FILE only, not {}", o.args.join(" "))
         });
     };
-    let source = match read_script(file) {
+    let source = match read_script(file, &o) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -478,6 +579,15 @@ fn cmd_run(o: Options) -> ExitCode {
             return ExitCode::from(EXIT_SCRIPT);
         }
     };
+    if let Some(n) = o.max_steps {
+        program.set_max_steps(n);
+    }
+    if let Ok(f) = std::env::var("LNCCMD_DATFMT") {
+        match script::DatFmt::parse(&f) {
+            Some(f) => program.set_datfmt(f),
+            None => return usage(format!("LNCCMD_DATFMT={f}: DMY, MDY or YMD")),
+        }
+    }
     for (name, value) in &o.sets {
         match program.set(name, value) {
             Ok(Some(w)) if !o.quiet => eprintln!("lnccmd: warning: --set {name}: {w}"),
