@@ -44,9 +44,9 @@ impl fmt::Display for SyntaxError {
 pub enum CatOp {
     /// `*CAT` / `||`: as is.
     Cat,
-    /// `*TCAT` / `|>`: trailing blanks of the left operand dropped.
+    /// `*TCAT` / `|<`: trailing blanks of the left operand dropped.
     TCat,
-    /// `*BCAT` / `|<`: trailing blanks of the left operand dropped, one blank added.
+    /// `*BCAT` / `|>`: trailing blanks of the left operand dropped, one blank added.
     BCat,
 }
 

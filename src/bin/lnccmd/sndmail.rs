@@ -160,19 +160,30 @@ pub fn unquoted_argument(args: &[String]) -> Option<String> {
 /// (`Bob <bob@example.com>`): CL reads two values. The error names the
 /// keyword and shows the value quoted.
 fn name_and_address(keyword: &str, elems: &[Elem], line: usize) -> Result<(), SyntaxError> {
-    for pair in elems.windows(2) {
-        if let [Elem::Word(name), Elem::Word(addr)] = pair
-            && addr.starts_with('<')
-            && !name.starts_with('*')
-        {
-            return Err(err(
-                line,
-                format!(
-                    "{keyword}: {name} {addr} is a name and an address: quote them as one value, {}",
-                    cl_quote(&format!("{name} {addr}"))
-                ),
-            ));
+    for (i, e) in elems.iter().enumerate() {
+        let (Elem::Word(name), Some(Elem::Word(next))) = (e, elems.get(i + 1)) else {
+            continue;
+        };
+        if !next.starts_with('<') || name.starts_with('*') {
+            continue;
         }
+        // The reader makes `<` a relational symbol of its own: `<bob@x>`
+        // comes as the words `<`, `bob@x`, `>`. Written back as one.
+        let mut addr = String::new();
+        for w in elems[i + 1..].iter() {
+            let Elem::Word(w) = w else { break };
+            addr.push_str(w);
+            if w.ends_with('>') {
+                break;
+            }
+        }
+        return Err(err(
+            line,
+            format!(
+                "{keyword}: {name} {addr} is a name and an address: quote them as one value, {}",
+                cl_quote(&format!("{name} {addr}"))
+            ),
+        ));
     }
     Ok(())
 }
