@@ -38,6 +38,7 @@ pub mod command;
 mod compose;
 mod dkim;
 mod dryrun;
+mod encoded_words;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;

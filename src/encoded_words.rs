@@ -1,0 +1,346 @@
+//! Header text as RFC 2047 encoded-words and RFC 5322 folding: subjects,
+//! display names, program headers and address lists, written so that every
+//! parser decodes them to exactly the text given (docs/RELIABILITY.md).
+//!
+//! Hand-written rather than left to lettre (email-encoding 0.4.2), whose
+//! encoder, measured with six parsers (issue #15 items 8-11):
+//! - wrote ASCII text that looks like an encoded-word (`=?UTF-8?B?...?=`)
+//!   raw, so recipients decoded it into something else;
+//! - put the blanks between two encoded words outside them, where RFC 2047
+//!   §6.2 says they are dropped (`é é é  é` arrived as `é é éé`);
+//! - padded base64 words in the middle of a run (`...==?= =?...`), which
+//!   GMime joins before decoding and truncates at the first `=`;
+//! - wrote quoted display names unfolded (a To line of 1,222 octets).
+//!
+//! No maintained crate writes encoded-words with these properties (lettre's
+//! and mail-builder's encoders pad every word), so this module does, with
+//! the parsers themselves as its tests (tests/headers.rs).
+
+/// Longest encoded-word (RFC 2047 §2).
+const WORD_MAX: usize = 75;
+/// Recommended line length (RFC 5322 §2.1.1): folded at a blank before it.
+const LINE_MAX: usize = 78;
+const B_PREFIX: &str = "=?UTF-8?B?";
+const Q_PREFIX: &str = "=?UTF-8?Q?";
+
+/// Characters that stand for themselves in a Q word, in any header
+/// (RFC 2047 §5 (3), the strictest set: that of a phrase).
+fn q_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'!' | b'*' | b'+' | b'-' | b'/')
+}
+
+fn q_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| if q_safe(b) || b == b' ' { 1 } else { 3 })
+        .sum()
+}
+
+fn q_encode(s: &str) -> String {
+    let mut out = String::with_capacity(Q_PREFIX.len() + q_len(s) + 2);
+    out.push_str(Q_PREFIX);
+    for b in s.bytes() {
+        match b {
+            b' ' => out.push('_'),
+            b if q_safe(b) => out.push(b as char),
+            b => out.push_str(&format!("={b:02X}")),
+        }
+    }
+    out.push_str("?=");
+    out
+}
+
+fn b_encode(s: &str) -> String {
+    format!(
+        "{B_PREFIX}{}?=",
+        openssl::base64::encode_block(s.as_bytes())
+    )
+}
+
+/// `text` as encoded-words, each at most 75 characters and each holding
+/// whole characters (RFC 2047 §5). A base64 word other than the last holds
+/// a multiple of 3 bytes, so it has no `=` padding: GMime concatenates the
+/// words of a run before decoding them. Each word is Q or B, whichever
+/// carries more of the text (Q for mostly-ASCII text, B otherwise).
+fn encode_run(text: &str) -> Vec<String> {
+    let b_room = (WORD_MAX - B_PREFIX.len() - 2) / 4 * 3;
+    let q_room = WORD_MAX - Q_PREFIX.len() - 2;
+    let mut words = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let bounds = rest
+            .char_indices()
+            .map(|(i, _)| i)
+            .skip(1)
+            .chain([rest.len()]);
+        let (mut b_take, mut q_take) = (0, 0);
+        for end in bounds {
+            if end <= b_room && (end % 3 == 0 || end == rest.len()) {
+                b_take = end;
+            }
+            if q_len(&rest[..end]) <= q_room {
+                q_take = end;
+            }
+            if end > b_room && q_len(&rest[..end]) > q_room {
+                break;
+            }
+        }
+        let (word, take) = if q_take >= b_take {
+            (q_encode(&rest[..q_take]), q_take)
+        } else {
+            (b_encode(&rest[..b_take]), b_take)
+        };
+        words.push(word);
+        rest = &rest[take..];
+    }
+    words
+}
+
+/// Whether an ASCII word must be encoded to reach the reader as it is:
+/// `=?` may start an encoded-word for a decoder (Python's finds them even
+/// inside a word), so a word holding it is encoded, and decodes to itself.
+fn needs_encoding(word: &str, ascii_as_is: bool) -> bool {
+    !word.is_ascii() || (!ascii_as_is && word.contains("=?"))
+}
+
+/// A header value being written: tokens joined with folding.
+struct Folder {
+    out: String,
+    line: usize,
+}
+
+impl Folder {
+    fn new(name_len: usize) -> Self {
+        Folder {
+            out: String::new(),
+            line: name_len + 2,
+        }
+    }
+
+    /// Writes `blanks` (one or more WSP, or "" when none is needed) then
+    /// `token`, folding before the blanks when the line would pass 78.
+    fn put(&mut self, blanks: &str, token: &str) {
+        if !blanks.is_empty()
+            && self.line + blanks.len() + token.len() > LINE_MAX
+            && self.line > 1
+        {
+            self.out.push_str("\r\n");
+            self.line = 0;
+        }
+        self.out.push_str(blanks);
+        self.out.push_str(token);
+        self.line += blanks.len() + token.len();
+    }
+}
+
+/// Splits `text` into (blanks before, word) pairs; trailing blanks come as
+/// a last pair with an empty word.
+fn words(text: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let w_start = rest.find(|c| c != ' ' && c != '\t').unwrap_or(rest.len());
+        let after = &rest[w_start..];
+        let w_end = after.find([' ', '\t']).unwrap_or(after.len());
+        out.push((&rest[..w_start], &after[..w_end]));
+        rest = &after[w_end..];
+    }
+    out
+}
+
+/// An unstructured header value (Subject, a MAILHDR value) written for a
+/// header named `name_len` characters long: ASCII words as they are,
+/// consecutive words that need encoding as one run of encoded-words with
+/// the blanks between them inside (RFC 2047 §6.2 drops blanks between
+/// encoded-words), folded at blanks to 78 characters where a blank allows.
+///
+/// `ascii_as_is`: ASCII words are written as given even when they hold
+/// `=?` (MAILHDR: a program may pass its own encoded-words, or a URL).
+pub fn unstructured(name_len: usize, text: &str, ascii_as_is: bool) -> String {
+    let mut f = Folder::new(name_len);
+    let ws = words(text);
+    // Which words go encoded. Leading or trailing blanks would be dropped
+    // by parsers that trim a header's value: they go inside a run too,
+    // with the word next to them.
+    let mut enc: Vec<bool> = ws.iter().map(|(_, w)| needs_encoding(w, ascii_as_is)).collect();
+    if ws.first().is_some_and(|(b, _)| !b.is_empty()) {
+        enc[0] = true;
+    }
+    if ws.last().is_some_and(|(_, w)| w.is_empty()) {
+        let n = ws.len();
+        enc[n - 1] = true;
+        if n >= 2 {
+            enc[n - 2] = true;
+        }
+    }
+    let mut i = 0;
+    while i < ws.len() {
+        let (blanks, word) = ws[i];
+        if !enc[i] {
+            f.put(blanks, word);
+            i += 1;
+            continue;
+        }
+        // The run: this word and every next one that goes encoded, with
+        // the blanks between them.
+        let mut j = i + 1;
+        while j < ws.len() && enc[j] {
+            j += 1;
+        }
+        let (lead, start) = if i == 0 {
+            ("", 0)
+        } else {
+            (blanks, offset(text, word))
+        };
+        let end = offset(text, ws[j - 1].1) + ws[j - 1].1.len();
+        for (k, w) in encode_run(&text[start..end]).iter().enumerate() {
+            f.put(if k == 0 { lead } else { " " }, w);
+        }
+        i = j;
+    }
+    f.out
+}
+
+/// Byte offset of `part` (a subslice) in `whole`.
+fn offset(whole: &str, part: &str) -> usize {
+    part.as_ptr() as usize - whole.as_ptr() as usize
+}
+
+/// atext of RFC 5322 §3.2.3.
+fn is_atext(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c)
+}
+
+/// A display name as an RFC 5322 phrase, as tokens to fold between:
+/// atoms when it is words of atext separated by single blanks, else a
+/// quoted-string (`"` and `\` as quoted-pairs, RFC 5322 §3.2.4) when it is
+/// ASCII, else (non-ASCII, or holding `=?`) encoded-words of the whole
+/// name, so blanks, quotes and commas in it are exact too.
+fn phrase(name: &str) -> Vec<(String, String)> {
+    let atoms = !name.is_empty()
+        && name
+            .split(' ')
+            .all(|w| !w.is_empty() && w.chars().all(is_atext));
+    if name.contains("=?") || !name.is_ascii() {
+        return encode_run(name)
+            .into_iter()
+            .enumerate()
+            .map(|(k, w)| (if k == 0 { "" } else { " " }.to_string(), w))
+            .collect();
+    }
+    if atoms {
+        return name
+            .split(' ')
+            .enumerate()
+            .map(|(k, w)| (if k == 0 { "" } else { " " }.to_string(), w.to_string()))
+            .collect();
+    }
+    // A quoted-string may be folded at its blanks (FWS, RFC 5322 §3.2.4);
+    // unfolding gives the same blanks back.
+    let mut quoted = String::with_capacity(name.len() + 2);
+    quoted.push('"');
+    for c in name.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    words(&quoted)
+        .into_iter()
+        .map(|(b, w)| (b.to_string(), w.to_string()))
+        .collect()
+}
+
+/// An address list header value (From, To, Cc, Reply-To) for a header named
+/// `name_len` characters long: `phrase <addr>` or `addr`, separated by
+/// `, `, folded at blanks, so that no line exceeds 78 characters unless one
+/// word (an address) is longer itself.
+pub fn mailboxes<'a>(
+    name_len: usize,
+    list: impl IntoIterator<Item = &'a lettre::message::Mailbox>,
+) -> String {
+    let mut f = Folder::new(name_len);
+    for (k, mb) in list.into_iter().enumerate() {
+        let mut sep = if k == 0 { "" } else { " " };
+        let addr = mb.email.to_string();
+        match mb.name.as_deref().filter(|n| !n.is_empty()) {
+            Some(name) => {
+                for (blanks, token) in phrase(name) {
+                    let b = if sep.is_empty() { blanks } else { sep.to_string() };
+                    f.put(&b, &token);
+                    sep = "";
+                }
+                f.put(" ", &format!("<{addr}>"));
+            }
+            None => f.put(sep, &addr),
+        }
+        f.out.push(',');
+        f.line += 1;
+    }
+    f.out.pop();
+    f.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn longest_line(v: &str, name_len: usize) -> usize {
+        v.split("\r\n")
+            .enumerate()
+            .map(|(i, l)| l.len() + if i == 0 { name_len + 2 } else { 0 })
+            .max()
+            .unwrap()
+    }
+
+    #[test]
+    fn ascii_stays_as_it_is() {
+        assert_eq!(unstructured(7, "Invoice 42", false), "Invoice 42");
+        assert_eq!(unstructured(7, "a  b\tc", false), "a  b\tc");
+    }
+
+    #[test]
+    fn text_that_looks_encoded_is_encoded() {
+        let v = unstructured(7, "=?UTF-8?B?SGVsbG8gV29ybGQ=?=", false);
+        assert!(v.starts_with("=?UTF-8?"), "{v}");
+        assert!(!v.contains("SGVsbG8gV29ybGQ=?="), "{v}");
+    }
+
+    #[test]
+    fn blanks_between_encoded_words_are_inside_them() {
+        let v = unstructured(7, "é é é  é", false);
+        assert_eq!(v.matches("=?").count(), 1, "{v}");
+    }
+
+    #[test]
+    fn no_padding_inside_a_run_and_words_fit() {
+        let s = "Rechnung für Müller ✓ 日本 😀 ".repeat(6);
+        let s = s.trim_end();
+        let v = unstructured(7, s, false);
+        let words: Vec<&str> = v.split_whitespace().collect();
+        for w in &words[..words.len() - 1] {
+            assert!(w.len() <= WORD_MAX, "{w}");
+            if w.starts_with(B_PREFIX) {
+                assert!(!w.ends_with("=?=") || w.ends_with("?=?="), "{w}");
+                assert!(!w[B_PREFIX.len()..].trim_end_matches("?=").contains('='));
+            }
+        }
+        assert!(longest_line(&v, 7) <= LINE_MAX, "{v}");
+    }
+
+    #[test]
+    fn quoted_names_escape_and_fold() {
+        let mb: lettre::message::Mailbox = lettre::message::Mailbox::new(
+            Some("5\" floppy".into()),
+            "a@x.test".parse().unwrap(),
+        );
+        assert_eq!(mailboxes(2, [&mb]), "\"5\\\" floppy\" <a@x.test>");
+        let long = "word ".repeat(180);
+        let mb = lettre::message::Mailbox::new(
+            Some(long.trim().to_string()),
+            "a@x.test".parse().unwrap(),
+        );
+        let v = mailboxes(2, [&mb]);
+        assert!(longest_line(&v, 2) <= LINE_MAX, "{v}");
+    }
+}
