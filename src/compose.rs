@@ -730,7 +730,10 @@ fn address_header<'a>(
     list: impl IntoIterator<Item = &'a Mailbox>,
 ) -> HeaderValue {
     let list: Vec<&Mailbox> = list.into_iter().collect();
-    let raw = list.first().map(|m| m.email.to_string()).unwrap_or_default();
+    let raw = list
+        .first()
+        .map(|m| m.email.to_string())
+        .unwrap_or_default();
     let encoded = crate::encoded_words::mailboxes(name.len(), list);
     HeaderValue::dangerous_new_pre_encoded(HeaderName::new_from_ascii_str(name), raw, encoded)
 }

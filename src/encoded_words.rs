@@ -119,9 +119,7 @@ impl Folder {
     /// Writes `blanks` (one or more WSP, or "" when none is needed) then
     /// `token`, folding before the blanks when the line would pass 78.
     fn put(&mut self, blanks: &str, token: &str) {
-        if !blanks.is_empty()
-            && self.line + blanks.len() + token.len() > LINE_MAX
-            && self.line > 1
+        if !blanks.is_empty() && self.line + blanks.len() + token.len() > LINE_MAX && self.line > 1
         {
             self.out.push_str("\r\n");
             self.line = 0;
@@ -161,7 +159,10 @@ pub fn unstructured(name_len: usize, text: &str, ascii_as_is: bool) -> String {
     // Which words go encoded. Leading or trailing blanks would be dropped
     // by parsers that trim a header's value: they go inside a run too,
     // with the word next to them.
-    let mut enc: Vec<bool> = ws.iter().map(|(_, w)| needs_encoding(w, ascii_as_is)).collect();
+    let mut enc: Vec<bool> = ws
+        .iter()
+        .map(|(_, w)| needs_encoding(w, ascii_as_is))
+        .collect();
     if ws.first().is_some_and(|(b, _)| !b.is_empty()) {
         enc[0] = true;
     }
@@ -266,7 +267,11 @@ pub fn mailboxes<'a>(
         match mb.name.as_deref().filter(|n| !n.is_empty()) {
             Some(name) => {
                 for (blanks, token) in phrase(name) {
-                    let b = if sep.is_empty() { blanks } else { sep.to_string() };
+                    let b = if sep.is_empty() {
+                        blanks
+                    } else {
+                        sep.to_string()
+                    };
                     f.put(&b, &token);
                     sep = "";
                 }
@@ -330,10 +335,8 @@ mod tests {
 
     #[test]
     fn quoted_names_escape_and_fold() {
-        let mb: lettre::message::Mailbox = lettre::message::Mailbox::new(
-            Some("5\" floppy".into()),
-            "a@x.test".parse().unwrap(),
-        );
+        let mb: lettre::message::Mailbox =
+            lettre::message::Mailbox::new(Some("5\" floppy".into()), "a@x.test".parse().unwrap());
         assert_eq!(mailboxes(2, [&mb]), "\"5\\\" floppy\" <a@x.test>");
         let long = "word ".repeat(180);
         let mb = lettre::message::Mailbox::new(
