@@ -56,41 +56,65 @@ fn b_encode(s: &str) -> String {
     )
 }
 
-/// `text` as encoded-words, each at most 75 characters and each holding
-/// whole characters (RFC 2047 §5). A base64 word other than the last holds
-/// a multiple of 3 bytes, so it has no `=` padding: GMime concatenates the
+/// `text` as encoded-words, each at most 75 characters (the first at most
+/// `first_max`, so it fits the line it starts) and each holding whole
+/// characters (RFC 2047 §5). A base64 word other than the last holds a
+/// multiple of 3 bytes, so it has no `=` padding: GMime concatenates the
 /// words of a run before decoding them. Each word is Q or B, whichever
 /// carries more of the text (Q for mostly-ASCII text, B otherwise).
-fn encode_run(text: &str) -> Vec<String> {
-    let b_room = (WORD_MAX - B_PREFIX.len() - 2) / 4 * 3;
-    let q_room = WORD_MAX - Q_PREFIX.len() - 2;
+///
+/// `at_blanks`: a word ends after a blank of the text where one is near
+/// the end of the room, not inside a word of it. For display names:
+/// Python's email (policy default, 3.11) puts a blank between adjacent
+/// encoded-words of a phrase, against RFC 2047 §6.2, so a cut inside a word
+/// would show there as a blank inside it.
+fn encode_run(text: &str, first_max: usize, at_blanks: bool) -> Vec<String> {
     let mut words = Vec::new();
     let mut rest = text;
+    let mut max = first_max.min(WORD_MAX);
     while !rest.is_empty() {
+        let b_room = max.saturating_sub(B_PREFIX.len() + 2) / 4 * 3;
+        let q_room = max.saturating_sub(Q_PREFIX.len() + 2);
         let bounds = rest
             .char_indices()
             .map(|(i, _)| i)
             .skip(1)
             .chain([rest.len()]);
-        let (mut b_take, mut q_take) = (0, 0);
+        // (end, is B) of the longest word, and of the longest ending in a blank.
+        let (mut best, mut best_blank) = ((0, false), (0, false));
         for end in bounds {
-            if end <= b_room && (end % 3 == 0 || end == rest.len()) {
-                b_take = end;
+            let b_ok = end <= b_room && (end % 3 == 0 || end == rest.len());
+            let q_ok = q_len(&rest[..end]) <= q_room;
+            if !b_ok && !q_ok {
+                if end > b_room {
+                    break;
+                }
+                continue;
             }
-            if q_len(&rest[..end]) <= q_room {
-                q_take = end;
-            }
-            if end > b_room && q_len(&rest[..end]) > q_room {
-                break;
+            let cand = (end, !q_ok);
+            best = cand;
+            if rest[..end].ends_with(' ') {
+                best_blank = cand;
             }
         }
-        let (word, take) = if q_take >= b_take {
-            (q_encode(&rest[..q_take]), q_take)
+        if best.0 == 0 {
+            // Not even one character fits the first line's room: the word
+            // gets a line of its own.
+            max = WORD_MAX;
+            continue;
+        }
+        let (take, b) = if at_blanks && best.0 < rest.len() && best_blank.0 * 2 >= best.0 {
+            best_blank
         } else {
-            (b_encode(&rest[..b_take]), b_take)
+            best
         };
-        words.push(word);
+        words.push(if b {
+            b_encode(&rest[..take])
+        } else {
+            q_encode(&rest[..take])
+        });
         rest = &rest[take..];
+        max = WORD_MAX;
     }
     words
 }
@@ -127,6 +151,16 @@ impl Folder {
         self.out.push_str(blanks);
         self.out.push_str(token);
         self.line += blanks.len() + token.len();
+    }
+
+    /// Writes `blanks` then `text` as a run of encoded-words, the first one
+    /// sized to the room left on the line.
+    fn put_run(&mut self, blanks: &str, text: &str, at_blanks: bool) {
+        let room = LINE_MAX.saturating_sub(self.line + blanks.len());
+        let first = if room >= 20 { room } else { WORD_MAX };
+        for (k, w) in encode_run(text, first, at_blanks).iter().enumerate() {
+            self.put(if k == 0 { blanks } else { " " }, w);
+        }
     }
 }
 
@@ -193,9 +227,7 @@ pub fn unstructured(name_len: usize, text: &str, ascii_as_is: bool) -> String {
             (blanks, offset(text, word))
         };
         let end = offset(text, ws[j - 1].1) + ws[j - 1].1.len();
-        for (k, w) in encode_run(&text[start..end]).iter().enumerate() {
-            f.put(if k == 0 { lead } else { " " }, w);
-        }
+        f.put_run(lead, &text[start..end], false);
         i = j;
     }
     f.out
@@ -211,45 +243,43 @@ fn is_atext(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c)
 }
 
-/// A display name as an RFC 5322 phrase, as tokens to fold between:
-/// atoms when it is words of atext separated by single blanks, else a
-/// quoted-string (`"` and `\` as quoted-pairs, RFC 5322 §3.2.4) when it is
-/// ASCII, else (non-ASCII, or holding `=?`) encoded-words of the whole
-/// name, so blanks, quotes and commas in it are exact too.
-fn phrase(name: &str) -> Vec<(String, String)> {
-    let atoms = !name.is_empty()
-        && name
-            .split(' ')
-            .all(|w| !w.is_empty() && w.chars().all(is_atext));
-    if name.contains("=?") || !name.is_ascii() {
-        return encode_run(name)
-            .into_iter()
-            .enumerate()
-            .map(|(k, w)| (if k == 0 { "" } else { " " }.to_string(), w))
-            .collect();
-    }
+/// Longest quoted-string written for a display name; a longer name that
+/// is not all atoms goes as encoded-words, which fold. Folding inside a
+/// quoted-string is allowed (RFC 5322 §3.2.4), but GMime then keeps the
+/// CRLF in the name, compat32's getaddresses cuts the name at its commas,
+/// and cutting it into several quoted-strings loses all but the last one
+/// in Mail::Message.
+const QUOTED_MAX: usize = 64;
+
+/// Writes a display name as an RFC 5322 phrase, in one of three forms (one
+/// form per name: Mail::Message misreads a phrase that mixes them):
+/// - atoms, when it is words of atext separated by single blanks;
+/// - one quoted-string (`"` as a quoted-pair), when it is ASCII without
+///   `=?` or a backslash (Mail::Message reads `\\\\` as two) and short;
+/// - else encoded-words of the whole name, cut at its blanks where it can
+///   be (see `encode_run`), so blanks, quotes and commas come back exact.
+fn put_phrase(f: &mut Folder, sep: &str, name: &str) {
+    let ws = words(name);
+    let atoms = ws.iter().enumerate().all(|(k, (b, w))| {
+        (if k == 0 { b.is_empty() } else { *b == " " })
+            && !w.is_empty()
+            && w.chars().all(is_atext)
+            && !w.contains("=?")
+    });
     if atoms {
-        return name
-            .split(' ')
-            .enumerate()
-            .map(|(k, w)| (if k == 0 { "" } else { " " }.to_string(), w.to_string()))
-            .collect();
-    }
-    // A quoted-string may be folded at its blanks (FWS, RFC 5322 §3.2.4);
-    // unfolding gives the same blanks back.
-    let mut quoted = String::with_capacity(name.len() + 2);
-    quoted.push('"');
-    for c in name.chars() {
-        if c == '"' || c == '\\' {
-            quoted.push('\\');
+        for (k, (_, w)) in ws.iter().enumerate() {
+            f.put(if k == 0 { sep } else { " " }, w);
         }
-        quoted.push(c);
+        return;
     }
-    quoted.push('"');
-    words(&quoted)
-        .into_iter()
-        .map(|(b, w)| (b.to_string(), w.to_string()))
-        .collect()
+    if name.is_ascii() && !name.contains("=?") && !name.contains('\\') {
+        let quoted = format!("\"{}\"", name.replace('"', "\\\""));
+        if quoted.len() <= QUOTED_MAX {
+            f.put(sep, &quoted);
+            return;
+        }
+    }
+    f.put_run(sep, name, true);
 }
 
 /// An address list header value (From, To, Cc, Reply-To) for a header named
@@ -262,19 +292,11 @@ pub fn mailboxes<'a>(
 ) -> String {
     let mut f = Folder::new(name_len);
     for (k, mb) in list.into_iter().enumerate() {
-        let mut sep = if k == 0 { "" } else { " " };
+        let sep = if k == 0 { "" } else { " " };
         let addr = mb.email.to_string();
         match mb.name.as_deref().filter(|n| !n.is_empty()) {
             Some(name) => {
-                for (blanks, token) in phrase(name) {
-                    let b = if sep.is_empty() {
-                        blanks
-                    } else {
-                        sep.to_string()
-                    };
-                    f.put(&b, &token);
-                    sep = "";
-                }
+                put_phrase(&mut f, sep, name);
                 f.put(" ", &format!("<{addr}>"));
             }
             None => f.put(sep, &addr),
