@@ -20,6 +20,9 @@
 const WORD_MAX: usize = 75;
 /// Recommended line length (RFC 5322 §2.1.1): folded at a blank before it.
 const LINE_MAX: usize = 78;
+/// Past this, a line is folded at any blank: RFC 5322 §2.1.1's 998, with
+/// room for a word.
+const HARD_MAX: usize = 900;
 const B_PREFIX: &str = "=?UTF-8?B?";
 const Q_PREFIX: &str = "=?UTF-8?Q?";
 
@@ -142,9 +145,18 @@ impl Folder {
 
     /// Writes `blanks` (one or more WSP, or "" when none is needed) then
     /// `token`, folding before the blanks when the line would pass 78.
+    ///
+    /// Folds only before a single space: some parsers (mailparser) unfold
+    /// CRLF and the blanks after it into one space, so a fold before a tab
+    /// or several blanks would change them; there, only to stay under 998.
     fn put(&mut self, blanks: &str, token: &str) {
-        if !blanks.is_empty() && self.line + blanks.len() + token.len() > LINE_MAX && self.line > 1
-        {
+        let over = self.line + blanks.len() + token.len();
+        let fold = if blanks == " " {
+            over > LINE_MAX
+        } else {
+            over > HARD_MAX
+        };
+        if !blanks.is_empty() && fold && self.line > 1 {
             self.out.push_str("\r\n");
             self.line = 0;
         }
@@ -207,6 +219,29 @@ pub fn unstructured(name_len: usize, text: &str, ascii_as_is: bool) -> String {
             enc[n - 2] = true;
         }
     }
+    // Between an encoded run and a plain word, only a single space is
+    // read back as it is: mailparser, compat32 and Mail::Message turn a
+    // tab or several blanks there into one space. Other blanks next to a
+    // run pull the word beyond them into it, where they are encoded.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for k in 1..ws.len() {
+            // compat32's make_header also drops the space between a run
+            // and a plain word that ends (before it) or starts (after it)
+            // with `(`, `)` or `\` (its `_nonctext`).
+            let ctext_edge = if enc[k] {
+                ws[k - 1].1.ends_with(['(', ')', '\\'])
+            } else {
+                ws[k].1.starts_with(['(', ')', '\\'])
+            };
+            if (ws[k].0 != " " || ctext_edge) && enc[k] != enc[k - 1] {
+                enc[k] = true;
+                enc[k - 1] = true;
+                changed = true;
+            }
+        }
+    }
     let mut i = 0;
     while i < ws.len() {
         let (blanks, word) = ws[i];
@@ -254,8 +289,9 @@ const QUOTED_MAX: usize = 64;
 /// Writes a display name as an RFC 5322 phrase, in one of three forms (one
 /// form per name: Mail::Message misreads a phrase that mixes them):
 /// - atoms, when it is words of atext separated by single blanks;
-/// - one quoted-string (`"` as a quoted-pair), when it is ASCII without
-///   `=?` or a backslash (Mail::Message reads `\\\\` as two) and short;
+/// - one quoted-string, when it is ASCII without `=?`, `"`, `\` or other
+///   blanks than single spaces, and short: no quoted-pair, which
+///   Mail::Message misreads (`\\` as two, `"\"@Z"` as an address);
 /// - else encoded-words of the whole name, cut at its blanks where it can
 ///   be (see `encode_run`), so blanks, quotes and commas come back exact.
 fn put_phrase(f: &mut Folder, sep: &str, name: &str) {
@@ -272,8 +308,11 @@ fn put_phrase(f: &mut Folder, sep: &str, name: &str) {
         }
         return;
     }
-    if name.is_ascii() && !name.contains("=?") && !name.contains('\\') {
-        let quoted = format!("\"{}\"", name.replace('"', "\\\""));
+    // Mail::Message also reads a tab or several blanks in a quoted-string
+    // as one space.
+    let single_blanks = ws.iter().skip(1).all(|(b, _)| *b == " ");
+    if name.is_ascii() && !name.contains(['"', '\\']) && !name.contains("=?") && single_blanks {
+        let quoted = format!("\"{name}\"");
         if quoted.len() <= QUOTED_MAX {
             f.put(sep, &quoted);
             return;
@@ -341,25 +380,33 @@ mod tests {
 
     #[test]
     fn no_padding_inside_a_run_and_words_fit() {
-        let s = "Rechnung für Müller ✓ 日本 😀 ".repeat(6);
-        let s = s.trim_end();
-        let v = unstructured(7, s, false);
+        let s = format!(
+            "{}{}",
+            "Rechnung für Müller ✓ 日本 😀 ".repeat(6),
+            "日本語😀".repeat(12)
+        );
+        let v = unstructured(7, &s, false);
+        assert!(v.matches("?= =?UTF-8?B?").count() >= 3, "{v}");
         let words: Vec<&str> = v.split_whitespace().collect();
-        for w in &words[..words.len() - 1] {
-            assert!(w.len() <= WORD_MAX, "{w}");
-            if w.starts_with(B_PREFIX) {
-                assert!(!w.ends_with("=?=") || w.ends_with("?=?="), "{w}");
-                assert!(!w[B_PREFIX.len()..].trim_end_matches("?=").contains('='));
+        assert!(words.iter().all(|w| w.len() <= WORD_MAX), "{v}");
+        // A base64 word followed by another encoded-word has no padding.
+        for pair in words.windows(2) {
+            if pair[0].starts_with(B_PREFIX) && pair[1].starts_with("=?") {
+                let b64 = &pair[0][B_PREFIX.len()..pair[0].len() - 2];
+                assert!(!b64.contains('='), "{v}");
             }
         }
         assert!(longest_line(&v, 7) <= LINE_MAX, "{v}");
     }
 
     #[test]
-    fn quoted_names_escape_and_fold() {
+    fn names_with_quotes_are_encoded_and_long_names_fold() {
         let mb: lettre::message::Mailbox =
             lettre::message::Mailbox::new(Some("5\" floppy".into()), "a@x.test".parse().unwrap());
-        assert_eq!(mailboxes(2, [&mb]), "\"5\\\" floppy\" <a@x.test>");
+        assert_eq!(mailboxes(2, [&mb]), "=?UTF-8?Q?5=22_floppy?= <a@x.test>");
+        let mb =
+            lettre::message::Mailbox::new(Some("Doe, Jane".into()), "a@x.test".parse().unwrap());
+        assert_eq!(mailboxes(2, [&mb]), "\"Doe, Jane\" <a@x.test>");
         let long = "word ".repeat(180);
         let mb = lettre::message::Mailbox::new(
             Some(long.trim().to_string()),

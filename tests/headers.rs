@@ -126,7 +126,15 @@ fn check_lines(raw: &[u8], case: &Case) -> Result<(), String> {
             return Err(format!("a line of {} octets: {case:?}", line.len()));
         }
         let text = String::from_utf8_lossy(line);
-        let foldable = text.trim_start().contains([' ', '\t']);
+        // No fold can go between a header's name and its value.
+        let value = match text.split_once(": ") {
+            Some((_, v)) if !text.starts_with([' ', '\t']) => v,
+            _ => &text,
+        };
+        // lnccmd folds before a single space only (src/encoded_words.rs).
+        let foldable = value.trim_start().as_bytes().windows(3).any(|w| {
+            w[1] == b' ' && !matches!(w[0], b' ' | b'\t') && !matches!(w[2], b' ' | b'\t')
+        });
         if line.len() > 78 && foldable {
             // A longer line is allowed only when its words cannot be split
             // further: one word (an address) longer than the rest of it.
