@@ -428,9 +428,10 @@ impl Header for ContentTypeWithName {
     }
 }
 
-/// `name="..."` for Content-Type: quoted ASCII, or encoded-words of at most
-/// 45 bytes of UTF-8 each (75 characters once encoded, RFC 2047 §2).
-fn name_parameter(name: &str) -> String {
+/// `name="..."` for Content-Type, `col` characters into its line: quoted
+/// ASCII, or crate::encoded_words::parameter_text (RFC 2047 words for the
+/// words that need them, folded between words).
+fn name_parameter(name: &str, col: usize) -> String {
     let plain = name.len() <= 60
         && name
             .chars()
@@ -438,26 +439,8 @@ fn name_parameter(name: &str) -> String {
     if plain {
         return format!("name=\"{name}\"");
     }
-    let mut words = Vec::new();
-    let mut chunk = String::new();
-    for c in name.chars() {
-        if chunk.len() + c.len_utf8() > 45 {
-            words.push(std::mem::take(&mut chunk));
-        }
-        chunk.push(c);
-    }
-    words.push(chunk);
-    let encoded: Vec<String> = words
-        .iter()
-        .map(|w| {
-            format!(
-                "=?utf-8?B?{}?=",
-                openssl::base64::encode_block(w.as_bytes())
-            )
-        })
-        .collect();
-    // Folded between encoded-words, so no line exceeds 78 characters.
-    format!("name=\"{}\"", encoded.join("\r\n "))
+    let value = crate::encoded_words::parameter_text(col + "name=\"".len(), name);
+    format!("name=\"{value}\"")
 }
 
 /// One attachment, always base64 (an ASCII-looking binary must not go 7bit).
@@ -472,7 +455,7 @@ fn attachment_part(a: &AttachmentSpec) -> Result<SinglePart> {
         .header(ContentTypeWithName(format!(
             "{}; {}",
             a.media_type,
-            name_parameter(&a.name)
+            name_parameter(&a.name, "Content-Type: ".len() + a.media_type.len() + 2)
         )))
         .header(disposition)
         .header(ContentTransferEncoding::Base64);

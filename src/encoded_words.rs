@@ -200,15 +200,29 @@ fn words(text: &str) -> Vec<(&str, &str)> {
 /// `ascii_as_is`: ASCII words are written as given even when they hold
 /// `=?` (MAILHDR: a program may pass its own encoded-words, or a URL).
 pub fn unstructured(name_len: usize, text: &str, ascii_as_is: bool) -> String {
+    text_with(name_len, text, |w| needs_encoding(w, ascii_as_is))
+}
+
+/// A file name for Content-Type's `name="..."`, starting `col` characters
+/// into its line: RFC 2047 encoded-words inside the quotes, as Outlook,
+/// Gmail and Thunderbird write and read it (docs/decisions.md), but only
+/// for the words that need it, so a parser that decodes neither RFC 2231
+/// nor RFC 2047 (munpack) still reads the ASCII words, the extension
+/// among them when it is a word of its own (`Rechnung März 2026.pdf`).
+/// A word with `"` or `\` is encoded too: no quoted-pair is written.
+pub fn parameter_text(col: usize, text: &str) -> String {
+    text_with(col.saturating_sub(2), text, |w| {
+        needs_encoding(w, false) || w.contains(['"', '\\'])
+    })
+}
+
+fn text_with(name_len: usize, text: &str, needs: impl Fn(&str) -> bool) -> String {
     let mut f = Folder::new(name_len);
     let ws = words(text);
     // Which words go encoded. Leading or trailing blanks would be dropped
     // by parsers that trim a header's value: they go inside a run too,
     // with the word next to them.
-    let mut enc: Vec<bool> = ws
-        .iter()
-        .map(|(_, w)| needs_encoding(w, ascii_as_is))
-        .collect();
+    let mut enc: Vec<bool> = ws.iter().map(|(_, w)| needs(w)).collect();
     if ws.first().is_some_and(|(b, _)| !b.is_empty()) {
         enc[0] = true;
     }
