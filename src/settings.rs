@@ -321,7 +321,9 @@ fn simplest_quoted_local(addr: &str) -> Option<String> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                let next = chars.next()?;
+                // quoted-pairSMTP is `\` and printable ASCII (RFC 5321
+                // §4.1.2; RFC 6531 leaves it so): `"test\©"` is refused.
+                let next = chars.next().filter(|c| (' '..='~').contains(c))?;
                 if matches!(next, '"' | '\\') {
                     out.push('\\');
                 }
@@ -800,6 +802,7 @@ mod tests {
                 "t@[IPv5:1::2]".into(),
                 "t@[IPv6:1111::4444:5555::8888]".into(),
                 "t@[RFC-5322-domain-literal]".into(),
+                "\"test\\©\"@iana.org".into(),
                 format!("{}@x.test", "a".repeat(65)),
                 format!("a@{}.test", "b".repeat(64)),
                 format!(
