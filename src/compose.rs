@@ -613,12 +613,12 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
     })
 }
 
-/// Longest header line written (RFC 5322 §2.1.1 allows 998; 78 is the
-/// recommended length, this leaves room for long words).
-const FOLD_AT: usize = 900;
+/// Longest header line (RFC 5322 §2.1.1). The headers lnccmd writes are
+/// folded by crate::encoded_words, at most 900 octets a line; this is the
+/// backstop for any other (lettre's), which it folds at a blank.
+const FOLD_AT: usize = 998;
 
-/// Folds header lines over `FOLD_AT` octets at a blank, in place of what
-/// lettre leaves long: a To or Cc of hundreds of addresses is one line there.
+/// Folds header lines over `FOLD_AT` octets at a blank.
 /// Messages without such a line are returned untouched.
 fn fold_header_lines(msg: Vec<u8>) -> Vec<u8> {
     let head_end = msg

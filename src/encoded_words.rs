@@ -150,6 +150,18 @@ impl Folder {
     /// CRLF and the blanks after it into one space, so a fold before a tab
     /// or several blanks would change them; there, only to stay under 998.
     fn put(&mut self, blanks: &str, token: &str) {
+        // A run of blanks too long for one line is folded inside (a CRLF
+        // may go before any blank), so that no line passes 998 octets.
+        let mut blanks = blanks;
+        while blanks.len() > 1 && self.line + blanks.len() + token.len() > HARD_MAX {
+            let n = HARD_MAX
+                .saturating_sub(self.line)
+                .clamp(1, blanks.len() - 1);
+            self.out.push_str(&blanks[..n]);
+            self.out.push_str("\r\n");
+            self.line = 0;
+            blanks = &blanks[n..];
+        }
         let over = self.line + blanks.len() + token.len();
         let fold = if blanks == " " {
             over > LINE_MAX

@@ -457,3 +457,81 @@ fn saved_names(dir: &Path) -> Vec<String> {
         .filter(|n| !n.ends_with(".desc"))
         .collect()
 }
+
+/// Item 11: no header line over 998 octets, ever, whatever the values (a
+/// 900-character name with a long address reached 1,222 before): long
+/// subjects, 900-character words, long runs of blanks, a 76-character
+/// MAILHDR name, 200 recipients, a long file name. Each value still reads
+/// back as given in Python's email (policy default).
+#[test]
+fn no_header_line_passes_998_octets() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, b"x").unwrap();
+    let long_local = "l".repeat(64);
+    let long_domain = format!("{}.{}.example", "d".repeat(63), "e".repeat(63));
+    let word900 = "w".repeat(900);
+    let subjects = [
+        "Rechnung für Müller ".repeat(150),
+        format!("{word900} {word900}"),
+        format!("a{}b{}c", " ".repeat(1500), "\t".repeat(1200)),
+        format!("é{}{word900}", " ".repeat(500)),
+    ];
+    let names = [
+        "n".repeat(898),
+        format!("{} x", "Müller ".repeat(128)),
+        "Doe, Jane ".repeat(90).trim().to_string(),
+    ];
+    let mut h = open(&server);
+    let mut sent = 0;
+    for (i, subject) in subjects.iter().enumerate() {
+        let subject = subject.trim_matches([' ', '\t']);
+        for name in &names {
+            ok(&mut h, "MAILPREP", "", "");
+            let to = format!("{} <{long_local}@{long_domain}>", quoted(name));
+            ok(&mut h, "MAILTO", &to, "");
+            let many: Vec<String> = (0..200).map(|k| format!("r{k}@example.test")).collect();
+            ok(&mut h, "MAILCC", &many.join(";"), "");
+            ok(&mut h, "MAILSUBJ", subject, "");
+            ok(&mut h, "MAILHDR", "X-Lnccmd-Test", subject);
+            // The longest name MAILHDR takes, for the line lengths.
+            ok(&mut h, "MAILHDR", &format!("X-{}", "h".repeat(74)), subject);
+            let fname = format!("{} {i}.pdf", "Dateiname für Müller".repeat(12));
+            let props = format!("name=\"{fname}\"");
+            ok(&mut h, "MAILLATT", file.to_str().unwrap(), &props);
+            ok(&mut h, "MAILSEND", "", "");
+            sent += 1;
+        }
+    }
+    server.wait_for(sent);
+    let mut k = 0;
+    for subject in &subjects {
+        let subject = subject.trim_matches([' ', '\t']);
+        for name in &names {
+            k += 1;
+            let raw = server.raw(k);
+            let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+            for line in raw[..end].split(|&b| b == b'\n') {
+                assert!(
+                    line.len() <= 999,
+                    "message {k}: a header line of {} octets: {:?}",
+                    line.len(),
+                    String::from_utf8_lossy(&line[..80])
+                );
+            }
+            let eml = server.dir.path().join(format!("{k}.eml"));
+            let mut py = Command::new("python3");
+            py.arg(parsers_dir().join("python_email.py")).arg("default");
+            let v = &read_with("python-default", py, &[eml])[0];
+            assert_eq!(v["subject"].as_str(), Some(subject), "message {k}");
+            assert_eq!(v["x"].as_str(), Some(subject), "message {k}");
+            assert!(same_name(
+                "python-default",
+                v["to"][0][0].as_str().unwrap(),
+                name
+            ));
+            assert_eq!(v["cc"].as_array().unwrap().len(), 200);
+        }
+    }
+}
