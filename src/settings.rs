@@ -304,6 +304,22 @@ pub fn mailbox(mut entry: props::AddressEntry, check_mail: bool) -> Result<Mailb
     } else {
         addr
     };
+    // RFC 5321 §4.1.2: a domain's labels are letters, digits and `-`
+    // (lettre lets RFC 5322's atext through: `test@iana/icann.org`, which no
+    // server can route). A non-ASCII domain was checked as IDNA above.
+    let domain = addr.domain();
+    let ldh = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if !domain.starts_with('[') && domain.is_ascii() && !domain.split('.').all(ldh) {
+        return Err(bad(format!(
+            "the domain '{}' is not a domain name: each part between dots is letters, digits and '-' (RFC 5321 §4.1.2)",
+            printable(domain)
+        )));
+    }
     Ok(Mailbox::new(entry.name, addr))
 }
 
@@ -803,6 +819,8 @@ mod tests {
                 "t@[IPv6:1111::4444:5555::8888]".into(),
                 "t@[RFC-5322-domain-literal]".into(),
                 "\"test\\©\"@iana.org".into(),
+                "test@iana/icann.org".into(),
+                "test@under_score.example".into(),
                 format!("{}@x.test", "a".repeat(65)),
                 format!("a@{}.test", "b".repeat(64)),
                 format!(
