@@ -133,6 +133,9 @@ fn needs_encoding(word: &str, ascii_as_is: bool) -> bool {
 struct Folder {
     out: String,
     line: usize,
+    /// The last single space of the current line that a fold may go
+    /// before: its index in `out` and the line's length before it.
+    fold_point: Option<(usize, usize)>,
 }
 
 impl Folder {
@@ -140,6 +143,7 @@ impl Folder {
         Folder {
             out: String::new(),
             line: name_len + 2,
+            fold_point: None,
         }
     }
 
@@ -158,23 +162,35 @@ impl Folder {
                 .saturating_sub(self.line)
                 .clamp(1, blanks.len() - 1);
             self.out.push_str(&blanks[..n]);
-            self.out.push_str("\r\n");
-            self.line = 0;
+            self.newline();
             blanks = &blanks[n..];
         }
         let over = self.line + blanks.len() + token.len();
-        let fold = if blanks == " " {
-            over > LINE_MAX
-        } else {
-            over > HARD_MAX
-        };
-        if !blanks.is_empty() && fold && self.line > 1 {
-            self.out.push_str("\r\n");
-            self.line = 0;
+        if blanks == " " {
+            if over > LINE_MAX && self.line > 1 {
+                self.newline();
+            } else if self.line > 1 {
+                self.fold_point = Some((self.out.len(), self.line));
+            }
+        } else if !blanks.is_empty() && over > HARD_MAX && self.line > 1 {
+            self.newline();
+        } else if over > LINE_MAX {
+            // No fold here (a tab or several blanks, or no blank): fold at
+            // the line's last single space instead, if it has one.
+            if let Some((at, col)) = self.fold_point.take() {
+                self.out.insert_str(at, "\r\n");
+                self.line -= col;
+            }
         }
         self.out.push_str(blanks);
         self.out.push_str(token);
         self.line += blanks.len() + token.len();
+    }
+
+    fn newline(&mut self) {
+        self.out.push_str("\r\n");
+        self.line = 0;
+        self.fold_point = None;
     }
 
     /// Writes `blanks` then `text` as a run of encoded-words, the first one
