@@ -460,4 +460,50 @@ mod tests {
         let v = mailboxes(2, [&mb]);
         assert!(longest_line(&v, 2) <= LINE_MAX, "{v}");
     }
+
+    /// What goes into a header must be ASCII, with no CR or LF but the
+    /// folds (CRLF then a blank), no line over 998 octets, and unfold to
+    /// the same blanks: for any text without control characters (those are
+    /// refused before, 110), any display name, any file name.
+    fn check_header_value(v: &str, first_line: usize) -> Result<(), String> {
+        if !v.is_ascii() {
+            return Err(format!("not ASCII: {v:?}"));
+        }
+        for (i, line) in v.split("\r\n").enumerate() {
+            if line.contains(['\r', '\n']) {
+                return Err(format!("a bare CR or LF: {v:?}"));
+            }
+            if i > 0 && !line.starts_with([' ', '\t']) {
+                return Err(format!("a line break that is no fold: {v:?}"));
+            }
+            let len = line.len() + if i == 0 { first_line } else { 0 };
+            if len > 998 {
+                return Err(format!("a line of {len} octets"));
+            }
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_gives_a_safe_folded_header(
+            text in "[^\\p{Cc}\u{2028}\u{2029}]{0,400}|[ \t=?\"\\\\a-zé😀]{0,3000}",
+            name_len in 1usize..77,
+        ) {
+            let u = unstructured(name_len, &text, false);
+            proptest::prop_assert!(check_header_value(&u, name_len + 2).is_ok(), "{:?}", check_header_value(&u, name_len + 2));
+            let h = unstructured(name_len, &text, true);
+            proptest::prop_assert!(check_header_value(&h, name_len + 2).is_ok());
+            let p = parameter_text(name_len + 20, &text);
+            proptest::prop_assert!(check_header_value(&p, name_len + 20).is_ok());
+            // Inside name="...": no quote or backslash of the text's own.
+            proptest::prop_assert!(!p.contains(['"', '\\']), "{p:?}");
+            let mb = lettre::message::Mailbox::new(
+                Some(text.clone()),
+                "a@x.test".parse().unwrap(),
+            );
+            let m = mailboxes(name_len, [&mb]);
+            proptest::prop_assert!(check_header_value(&m, name_len + 2).is_ok());
+        }
+    }
 }
