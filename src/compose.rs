@@ -10,7 +10,7 @@ use lettre::message::header::{
     ContentDisposition, ContentId, ContentTransferEncoding, ContentType, Header, HeaderName,
     HeaderValue,
 };
-use lettre::message::{Body, Mailbox, Mailboxes, Message, MultiPart, SinglePart, header};
+use lettre::message::{Body, Mailbox, Message, MultiPart, SinglePart};
 
 use crate::charset::{BodyCharset, Transfer};
 use crate::error::{Error, LnccmdStatus, Result};
@@ -428,9 +428,10 @@ impl Header for ContentTypeWithName {
     }
 }
 
-/// `name="..."` for Content-Type: quoted ASCII, or encoded-words of at most
-/// 45 bytes of UTF-8 each (75 characters once encoded, RFC 2047 §2).
-fn name_parameter(name: &str) -> String {
+/// `name="..."` for Content-Type, `col` characters into its line: quoted
+/// ASCII, or crate::encoded_words::parameter_text (RFC 2047 words for the
+/// words that need them, folded between words).
+fn name_parameter(name: &str, col: usize) -> String {
     let plain = name.len() <= 60
         && name
             .chars()
@@ -438,26 +439,8 @@ fn name_parameter(name: &str) -> String {
     if plain {
         return format!("name=\"{name}\"");
     }
-    let mut words = Vec::new();
-    let mut chunk = String::new();
-    for c in name.chars() {
-        if chunk.len() + c.len_utf8() > 45 {
-            words.push(std::mem::take(&mut chunk));
-        }
-        chunk.push(c);
-    }
-    words.push(chunk);
-    let encoded: Vec<String> = words
-        .iter()
-        .map(|w| {
-            format!(
-                "=?utf-8?B?{}?=",
-                openssl::base64::encode_block(w.as_bytes())
-            )
-        })
-        .collect();
-    // Folded between encoded-words, so no line exceeds 78 characters.
-    format!("name=\"{}\"", encoded.join("\r\n "))
+    let value = crate::encoded_words::parameter_text(col + "name=\"".len(), name);
+    format!("name=\"{value}\"")
 }
 
 /// One attachment, always base64 (an ASCII-looking binary must not go 7bit).
@@ -472,7 +455,7 @@ fn attachment_part(a: &AttachmentSpec) -> Result<SinglePart> {
         .header(ContentTypeWithName(format!(
             "{}; {}",
             a.media_type,
-            name_parameter(&a.name)
+            name_parameter(&a.name, "Content-Type: ".len() + a.media_type.len() + 2)
         )))
         .header(disposition)
         .header(ContentTransferEncoding::Base64);
@@ -480,6 +463,18 @@ fn attachment_part(a: &AttachmentSpec) -> Result<SinglePart> {
         builder = builder.header(ContentId::from(format!("<{cid}>")));
     }
     Ok(builder.body(bytes))
+}
+
+/// `multipart/related` with `type="text/html"`, the type of its root part,
+/// which RFC 2387 §3.1 requires (lettre writes no `type`). The boundary is
+/// the random one lettre made.
+fn related_html() -> Result<lettre::message::MultiPartBuilder> {
+    let boundary = MultiPart::related().build().boundary();
+    let ct = ContentType::parse(&format!(
+        "multipart/related; boundary=\"{boundary}\"; type=\"text/html\""
+    ))
+    .map_err(internal)?;
+    Ok(MultiPart::builder().header(ct))
 }
 
 /// The body structure of docs/contract.md §5: text, HTML, or both as alternative; images
@@ -510,7 +505,7 @@ fn body(draft: &Draft, protect: bool) -> Result<Part> {
     let html = match html {
         Some(h) if !related.is_empty() => {
             related.insert(0, h);
-            Some(multipart(MultiPart::related(), related))
+            Some(multipart(related_html()?, related))
         }
         other => other,
     };
@@ -618,12 +613,12 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
     })
 }
 
-/// Longest header line written (RFC 5322 §2.1.1 allows 998; 78 is the
-/// recommended length, this leaves room for long words).
-const FOLD_AT: usize = 900;
+/// Longest header line (RFC 5322 §2.1.1). The headers lnccmd writes are
+/// folded by crate::encoded_words, at most 900 octets a line; this is the
+/// backstop for any other (lettre's), which it folds at a blank.
+const FOLD_AT: usize = 998;
 
-/// Folds header lines over `FOLD_AT` octets at a blank, in place of what
-/// lettre leaves long: a To or Cc of hundreds of addresses is one line there.
+/// Folds header lines over `FOLD_AT` octets at a blank.
 /// Messages without such a line are returned untouched.
 fn fold_header_lines(msg: Vec<u8>) -> Vec<u8> {
     let head_end = msg
@@ -669,29 +664,33 @@ fn headers(
     subject: Option<&str>,
     all: bool,
 ) -> lettre::message::MessageBuilder {
+    // From, To, Cc, Subject and Reply-To are written by
+    // crate::encoded_words (why: that module's header); lettre's From is set
+    // first because its builder requires one, then replaced.
     let mut b = Message::builder()
         .from(settings.sender.clone())
+        .raw_header(address_header("From", [&settings.sender]))
         .message_id(Some(message_id.to_string()));
     // One header of all the addresses: lettre's `to()` re-parses the whole
     // header to add each one (quadratic: 2 s for 3,000 recipients).
     if !draft.to.is_empty() {
-        b = b.header(header::To::from(
-            draft.to.iter().cloned().collect::<Mailboxes>(),
-        ));
+        b = b.raw_header(address_header("To", &draft.to));
     }
     if !draft.cc.is_empty() {
-        b = b.header(header::Cc::from(
-            draft.cc.iter().cloned().collect::<Mailboxes>(),
-        ));
+        b = b.raw_header(address_header("Cc", &draft.cc));
     }
     if let Some(s) = subject {
-        b = b.subject(s.to_string());
+        b = b.raw_header(text_header(
+            HeaderName::new_from_ascii_str("Subject"),
+            s,
+            false,
+        ));
     }
     if !all {
         return program_headers(b, draft, outside_protection);
     }
     if let Some(r) = &settings.reply {
-        b = b.reply_to(r.clone());
+        b = b.raw_header(address_header("Reply-To", [r]));
     }
     if draft.read_receipt {
         // RFC 8098: receipts go to the sender.
@@ -704,6 +703,29 @@ fn headers(
         }
     }
     program_headers(b, draft, |_| true)
+}
+
+/// An address list header, encoded and folded by crate::encoded_words.
+/// The raw value (what lettre would parse back) is the first address alone:
+/// lettre only reads it back for From, to check there is one.
+fn address_header<'a>(
+    name: &'static str,
+    list: impl IntoIterator<Item = &'a Mailbox>,
+) -> HeaderValue {
+    let list: Vec<&Mailbox> = list.into_iter().collect();
+    let raw = list
+        .first()
+        .map(|m| m.email.to_string())
+        .unwrap_or_default();
+    let encoded = crate::encoded_words::mailboxes(name.len(), list);
+    HeaderValue::dangerous_new_pre_encoded(HeaderName::new_from_ascii_str(name), raw, encoded)
+}
+
+/// An unstructured header (Subject, MAILHDR's), encoded and folded by
+/// crate::encoded_words; `ascii_as_is` for MAILHDR (see there).
+fn text_header(name: HeaderName, value: &str, ascii_as_is: bool) -> HeaderValue {
+    let encoded = crate::encoded_words::unstructured(name.len(), value, ascii_as_is);
+    HeaderValue::dangerous_new_pre_encoded(name, value.to_string(), encoded)
 }
 
 /// The headers that MAILHDR may not set: the library writes them from its
@@ -744,10 +766,8 @@ fn program_headers(
     keep: impl Fn(&str) -> bool,
 ) -> lettre::message::MessageBuilder {
     for (name, value) in draft.headers.iter().filter(|(n, _)| keep(n)) {
-        b = b.raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii(name.clone()).expect("MAILHDR checked the name"),
-            value.clone(),
-        ));
+        let name = HeaderName::new_from_ascii(name.clone()).expect("MAILHDR checked the name");
+        b = b.raw_header(text_header(name, value, true));
     }
     b
 }

@@ -41,6 +41,7 @@ mod dryrun;
 mod ebcdic;
 #[rustfmt::skip]
 mod ebcdic_tables;
+mod encoded_words;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;

@@ -223,9 +223,18 @@ pub fn parse_address_list(input: &str) -> Result<Vec<AddressEntry>> {
     let mut current = String::new();
     let mut in_quotes = false;
     let mut in_angle = false;
+    let mut escaped = false;
     let mut start_pos = 1;
     for (idx, c) in input.chars().enumerate() {
+        if escaped {
+            // The character after `\` in quotes is itself (quoted-pair,
+            // RFC 5322 §3.2.1): `"5\" floppy"` is one name.
+            escaped = false;
+            current.push(c);
+            continue;
+        }
         match c {
+            '\\' if in_quotes => escaped = true,
             '"' if !in_angle => in_quotes = !in_quotes,
             '<' if !in_quotes => in_angle = true,
             '>' if !in_quotes => in_angle = false,
@@ -290,9 +299,14 @@ fn parse_address_entry(raw: &str, pos: usize) -> Result<Option<AddressEntry>> {
     };
     // Find '<' outside the quoted display name.
     let mut in_quotes = false;
+    let mut escaped = false;
     let mut lt = None;
     for (i, c) in entry.char_indices() {
+        if std::mem::take(&mut escaped) {
+            continue;
+        }
         match c {
+            '\\' if in_quotes => escaped = true,
             '"' => in_quotes = !in_quotes,
             '<' if !in_quotes => {
                 lt = Some(i);
@@ -338,17 +352,33 @@ fn parse_address_entry(raw: &str, pos: usize) -> Result<Option<AddressEntry>> {
     }))
 }
 
-/// `"Doe, John"` -> `Doe, John`; `\"` and `""` inside become `"`.
+/// `"Doe, John"` -> `Doe, John`; a quoted-pair (`\"`, `\\`, RFC 5322
+/// §3.2.1) is the character after the `\`, and `""` (LAUNCHER's doubled
+/// quote) is one `"`.
 fn unquote_name(name: &str) -> String {
-    if name.len() >= 2 && name.starts_with('"') && name.ends_with('"') {
-        let inner = &name[1..name.len() - 1];
-        inner
-            .replace("\\\"", "\"")
-            .replace("\"\"", "\"")
-            .replace("\\\\", "\\")
-    } else {
-        name.to_string()
+    let Some(inner) = name
+        .strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .filter(|_| name.len() >= 2)
+    else {
+        return name.to_string();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            '"' => {
+                out.push('"');
+                // `""`: the second quote is the same character.
+                if chars.clone().next() == Some('"') {
+                    chars.next();
+                }
+            }
+            c => out.push(c),
+        }
     }
+    out
 }
 
 /// A DNS name: dot-separated labels of letters, digits, '-' and '_', each
@@ -697,6 +727,28 @@ mod tests {
         );
         assert_eq!(addrs(""), vec![]);
         assert_eq!(addrs(" ; , "), vec![]);
+    }
+
+    #[test]
+    fn quoted_pairs_in_names_and_local_parts() {
+        assert_eq!(
+            addrs(
+                r#""5\" floppy" <a@x.test>; "He said \"hi\"" <b@x.test>, "back\\slash" <c@x.test>"#
+            ),
+            vec![
+                a(Some(r#"5" floppy"#), "a@x.test"),
+                a(Some(r#"He said "hi""#), "b@x.test"),
+                a(Some(r"back\slash"), "c@x.test"),
+            ]
+        );
+        assert_eq!(
+            addrs(r#""\""@iana.org; "first\"last"@iana.org; "a;b\" c" <d@x.test>"#),
+            vec![
+                a(None, r#""\""@iana.org"#),
+                a(None, r#""first\"last"@iana.org"#),
+                a(Some(r#"a;b" c"#), "d@x.test"),
+            ]
+        );
     }
 
     #[test]

@@ -474,13 +474,24 @@ fn text_value(p: &Property, name: &str, secret: bool) -> Result<String> {
 /// rules (enough that nothing malformed reaches the envelope); with
 /// `check_mail`, also by the stricter RFC 5322 parser of the email_address
 /// crate, which requires a dotted domain and says what is wrong.
-pub fn mailbox(entry: props::AddressEntry, check_mail: bool) -> Result<Mailbox> {
+pub fn mailbox(mut entry: props::AddressEntry, check_mail: bool) -> Result<Mailbox> {
+    let given = entry.addr.clone();
     let bad = |why: String| {
         Error::new(
             LnccmdStatus::BadAddress,
-            format!("address '{}' is not valid: {why}", printable(&entry.addr)),
+            format!("address '{}' is not valid: {why}", printable(&given)),
         )
     };
+    if let Some(simple) = simplest_quoted_local(&entry.addr) {
+        entry.addr = simple;
+    }
+    // RFC 5321 §4.5.3.1.3: a path (`<` address `>`) is at most 256 octets.
+    if entry.addr.len() > 254 {
+        return Err(bad(format!(
+            "it is {} octets long; an address may have at most 254 (RFC 5321 §4.5.3.1.3)",
+            entry.addr.len()
+        )));
+    }
     if check_mail {
         let options = email_address::Options {
             minimum_sub_domains: 2,
@@ -514,7 +525,55 @@ pub fn mailbox(entry: props::AddressEntry, check_mail: bool) -> Result<Mailbox> 
     } else {
         addr
     };
+    // RFC 5321 §4.1.2: a domain's labels are letters, digits and `-`
+    // (lettre lets RFC 5322's atext through: `test@iana/icann.org`, which no
+    // server can route). A non-ASCII domain was checked as IDNA above.
+    let domain = addr.domain();
+    let ldh = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if !domain.starts_with('[') && domain.is_ascii() && !domain.split('.').all(ldh) {
+        return Err(bad(format!(
+            "the domain '{}' is not a domain name: each part between dots is letters, digits and '-' (RFC 5321 §4.1.2)",
+            printable(domain)
+        )));
+    }
     Ok(Mailbox::new(entry.name, addr))
+}
+
+/// A quoted local part with quoted-pairs that need none (`"test\ test"`,
+/// RFC 5321 §4.1.2 allows `\` before any printable character) written in
+/// the form lettre and checkMail accept: `\` kept only before `"` and `\`.
+/// The two forms are the same mailbox (RFC 5322 §3.4.1: the quoting is not
+/// part of the address). `None`: nothing to change.
+fn simplest_quoted_local(addr: &str) -> Option<String> {
+    let at = addr.rfind('@')?;
+    let inner = addr[..at].strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::with_capacity(at);
+    out.push('"');
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                // quoted-pairSMTP is `\` and printable ASCII (RFC 5321
+                // §4.1.2; RFC 6531 leaves it so): `"test\©"` is refused.
+                let next = chars.next().filter(|c| (' '..='~').contains(c))?;
+                if matches!(next, '"' | '\\') {
+                    out.push('\\');
+                }
+                out.push(next);
+            }
+            // An unescaped quote inside: not a quoted-string; lettre says so.
+            '"' => return None,
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out.push_str(&addr[at..]);
+    (out != addr).then_some(out)
 }
 
 /// An IP address as the domain, in the form RFC 5321 §4.1.3 gives it:
@@ -1031,6 +1090,61 @@ fn read_trust_cert(path: &str) -> Result<Vec<Vec<u8>>> {
 
 #[cfg(test)]
 mod tests {
+
+    /// Issue #15 item 14: what an address check must accept and refuse,
+    /// with and without checkMail.
+    #[test]
+    fn address_literals_lengths_and_quoted_pairs() {
+        let check = |a: &str, cm: bool| {
+            let entry = crate::props::AddressEntry {
+                name: None,
+                addr: a.into(),
+            };
+            mailbox(entry, cm).map(|m| m.email.to_string())
+        };
+        for cm in [false, true] {
+            for bad in [
+                "t@[255.255.255.256]".to_string(),
+                "t@[IPv5:1::2]".into(),
+                "t@[IPv6:1111::4444:5555::8888]".into(),
+                "t@[RFC-5322-domain-literal]".into(),
+                "\"test\\©\"@iana.org".into(),
+                "test@iana/icann.org".into(),
+                "test@under_score.example".into(),
+                format!("{}@x.test", "a".repeat(65)),
+                format!("a@{}.test", "b".repeat(64)),
+                format!(
+                    "{}@{}.{}.{}.test",
+                    "a".repeat(64),
+                    "b".repeat(63),
+                    "c".repeat(63),
+                    "d".repeat(60)
+                ),
+            ] {
+                let e = check(&bad, cm).unwrap_err();
+                assert_eq!(e.status, LnccmdStatus::BadAddress, "{bad}");
+            }
+            for (good, sent) in [
+                (r#""\""@iana.org"#, r#""\""@iana.org"#),
+                (r#""first\"last"@iana.org"#, r#""first\"last"@iana.org"#),
+                (r#""test\ test"@iana.org"#, r#""test test"@iana.org"#),
+                (r#""test\\blah"@iana.org"#, r#""test\\blah"@iana.org"#),
+                ("t@[192.0.2.1]", "t@[192.0.2.1]"),
+                ("t@[IPv6:2001:db8::1]", "t@[IPv6:2001:db8::1]"),
+            ] {
+                assert_eq!(check(good, cm).unwrap(), sent, "{good} checkMail={cm}");
+            }
+        }
+        let longest = format!(
+            "{}@{}.{}.{}.test",
+            "a".repeat(64),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(56)
+        );
+        assert_eq!(longest.len(), 254);
+        assert!(check(&longest, false).is_ok());
+    }
     use super::*;
 
     fn code(s: &str) -> LnccmdStatus {

@@ -90,7 +90,7 @@ fn mailhdr_headers_arrive_and_the_librarys_own_are_refused() {
     assert_eq!(header_count(m, "X-Invoice"), 1);
     assert_eq!(header(m, "X-Invoice"), Some("Facture n°42 échue"));
     let raw = String::from_utf8_lossy(&server.raw(1)).to_string();
-    assert!(raw.contains("X-Invoice: Facture =?utf-8?b?"), "{raw}");
+    assert!(raw.contains("X-Invoice: Facture =?UTF-8?Q?"), "{raw}");
     assert!(!raw.contains("evil"), "{raw}");
 }
 
