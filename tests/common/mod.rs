@@ -27,6 +27,32 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The port a test server announces on its first line of output
+/// (`PORT <n>`), read within `WAIT`; the server is killed and the test
+/// fails, naming `what`, when it does not come.
+pub fn read_port(child: &mut Child, what: &str) -> u16 {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(WAIT).unwrap_or_default();
+    match line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+    {
+        Some(port) => port,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not start within {WAIT:?}: {line:?}");
+        }
+    }
+}
+
 /// An aiosmtpd process storing what it receives in a temporary folder.
 pub struct SmtpServer {
     child: Child,
@@ -58,31 +84,10 @@ impl SmtpServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("python3 must be installed (see .ci/run)");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(WAIT) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("aiosmtpd did not start within {WAIT:?}");
-            }
-        };
-        let Some(port) = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-        else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "aiosmtpd did not start (is it installed? pip install -r tests/support/requirements.txt): {line:?}"
-            );
-        };
+        let port = read_port(
+            &mut child,
+            "aiosmtpd (is it installed? pip install -r tests/support/requirements.txt)",
+        );
         SmtpServer { child, port, dir }
     }
 

@@ -3,20 +3,15 @@
 //! and an aiosmtpd that checks tokens against its JWKS (smtpd.py
 //! --oauth2-jwks, PyJWT).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::{BigNum, MsbOption};
-use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::x509::X509;
 use serde_json::{Value, json};
 
-use super::{SmtpServer, WAIT, pki::Pki, root, tls_server};
+use super::{SmtpServer, pki::Pki, root, tls_server};
 
 /// A running OAuth2 server.
 pub struct OAuthServer {
@@ -49,23 +44,10 @@ impl OAuthServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("node must be installed");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(WAIT).unwrap_or_default();
-        let Some(port) = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-        else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the OAuth2 server did not start: {line:?}");
-        };
+        let port = super::read_port(
+            &mut child,
+            "the OAuth2 server (node tests/support/oauth2/server.mjs)",
+        );
         OAuthServer {
             child: Some(child),
             port,
@@ -173,27 +155,9 @@ pub fn revoke(server: &SmtpServer, jti: &str) {
 }
 
 /// A self-signed certificate and its RSA key, as an app registration's
-/// certificate credential is made (`openssl req -x509`): PEM of both.
+/// certificate credential is made (`openssl req -x509`).
 pub fn client_certificate(cn: &str) -> (X509, PKey<Private>) {
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    let mut serial = BigNum::new().unwrap();
-    serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(365).unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    (b.build(), key)
+    super::pki::self_signed(cn)
 }
 
 /// A Google service-account key file for `email`, as the Cloud console

@@ -31,6 +31,17 @@ enum Kind<'a> {
     OtherHost,
     /// S/MIME: this e-mail address.
     Email(&'a str),
+    /// No extensions: a self-signed credential such as an app registration's.
+    Plain,
+}
+
+/// A self-signed certificate for `cn` with a new RSA key, valid a year, as
+/// `openssl req -x509 -newkey rsa:2048` makes one (tests/oauth2.rs: an app
+/// registration's certificate credential).
+pub fn self_signed(cn: &str) -> (X509, PKey<Private>) {
+    let k = key();
+    let c = cert(cn, &k, None, Kind::Plain, 0, 365);
+    (c, k)
 }
 
 fn cert(
@@ -97,6 +108,7 @@ fn cert(
                 .unwrap();
             b.append_extension(san).unwrap();
         }
+        Kind::Plain => {}
         Kind::Email(addr) => {
             b.append_extension(BasicConstraints::new().critical().build().unwrap())
                 .unwrap();
