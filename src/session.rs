@@ -220,6 +220,7 @@ fn is_transient(status: LnccmdStatus) -> bool {
             | LnccmdStatus::Timeout
             | LnccmdStatus::ConnectionLost
             | LnccmdStatus::TemporaryFailure
+            | LnccmdStatus::TokenEndpoint
     )
 }
 

@@ -427,6 +427,17 @@ fn token_endpoint_faults_have_their_codes_and_keep_the_draft() {
         "no redirect was followed: every request went to the token path"
     );
 
+    // A transient outage with Retries: the second attempt gets the token.
+    s.oauth.set_mode("unavailable-once");
+    let before = s.oauth.requests().len();
+    // Another mailbox: a token of its own (the cache has one for the Sender).
+    let mut h = open_with(&format!("{props};Retries=1;UserId=\"retry@example.test\""));
+    let (rc, text) = send(&mut h, "anna@example.test", "retried");
+    assert_eq!(rc, 0, "{text}");
+    ok(&mut h, "MAILEND", "", "");
+    assert_eq!(s.oauth.requests().len(), before + 2, "one 503, one token");
+    assert_eq!(subjects(&s.smtp, 2)[1], "retried");
+
     // Nothing listens at the token endpoint.
     let port = common::free_port();
     let down = props.replace(

@@ -18,11 +18,11 @@
 // D/ttl: the tokens' lifetime in seconds (default 3600), read per request.
 // D/mode: a fault for the next requests, read per request (a fault a real
 //   endpoint does not produce on demand): ok | html | big | redirect |
-//   stall | unavailable.
+//   stall | unavailable | unavailable-once (one 503, then ok).
 // D/requests.log: one JSON line per token request (grant, client, result).
 // Prints "PORT n" once it listens; stopped by SIGTERM.
 
-import { readFileSync, appendFileSync, existsSync } from "node:fs";
+import { readFileSync, appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { createHash, X509Certificate, createPublicKey, randomUUID } from "node:crypto";
 import express from "express";
@@ -86,7 +86,12 @@ app.post(["/:tenant/oauth2/v2.0/token", "/token"], express.urlencoded({ extended
     log(entry);
     res.status(status).json({ error, error_description: description });
   };
-  const mode = read("mode", "ok");
+  let mode = read("mode", "ok");
+  // "unavailable-once": one 503, then tokens again (a transient outage).
+  if (mode === "unavailable-once") {
+    writeFileSync(`${dir}/mode`, "ok");
+    mode = "unavailable";
+  }
   if (mode !== "ok") {
     entry.result = mode;
     log(entry);
