@@ -384,28 +384,61 @@ fn text_part(subtype: &str, text: &str, charset: BodyCharset, protect: bool) -> 
         .map_err(internal)?;
     let builder = SinglePart::builder().header(ct);
     let (bytes, transfer) = charset.encode(text);
+    // A signed or encrypted part's quoted-printable never has a line that
+    // starts with `From ` (below).
+    let qp = |body: Body| if protect { escape_from_lines(body) } else { body };
     Ok(match transfer {
         // NUL and other control characters may not travel as 7bit text
         // (RFC 5322 §2.3); quoted-printable carries them as =00...
-        Transfer::Text if protect || has_controls(text) => builder.body(
+        Transfer::Text if protect || has_controls(text) => builder.body(qp(
             Body::new_with_encoding(
                 String::from_utf8(bytes).map_err(internal)?,
                 ContentTransferEncoding::QuotedPrintable,
             )
             .map_err(|_| internal("quoted-printable"))?,
-        ),
+        )),
         // 7-bit text (UTF-8 is QP-encoded by lettre): lettre turns LF into
         // CRLF and picks 7bit or quoted-printable so no line exceeds 998 octets.
         Transfer::Text => builder.body(String::from_utf8(bytes).map_err(internal)?),
-        Transfer::QuotedPrintable => builder.body(
-            Body::new_with_encoding(bytes, ContentTransferEncoding::QuotedPrintable)
-                .map_err(|_| internal("quoted-printable"))?,
-        ),
+        Transfer::QuotedPrintable => builder.body(qp(Body::new_with_encoding(
+            bytes,
+            ContentTransferEncoding::QuotedPrintable,
+        )
+        .map_err(|_| internal("quoted-printable"))?)),
         Transfer::Base64 => builder.body(
             Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
                 .map_err(|_| internal("base64"))?,
         ),
     })
+}
+
+/// Quoted-printable lines that start with `From ` get their `F` as `=46`
+/// (RFC 3156 §3, RFC 2045 §6.7 rule 1 allows encoding any octet): an mbox
+/// delivery turns such a line into `>From `, which breaks a signature
+/// (NeoMutt reported a verification failure from an mbox, issue #15 item
+/// 6). The quoted_printable crate lettre uses has no option for it. A line
+/// that would then be longer than 76 characters is split after the `=46rom`
+/// with a soft line break.
+fn escape_from_lines(body: Body) -> Body {
+    let encoded = body.into_vec();
+    if !encoded.starts_with(b"From ") && !encoded.windows(7).any(|w| w == b"\r\nFrom ") {
+        return Body::dangerous_pre_encoded(encoded, ContentTransferEncoding::QuotedPrintable);
+    }
+    let mut out = Vec::with_capacity(encoded.len() + 64);
+    for line in encoded.split_inclusive(|&b| b == b'\n') {
+        let Some(rest) = line.strip_prefix(b"From ") else {
+            out.extend_from_slice(line);
+            continue;
+        };
+        let text_len = line.len() - if line.ends_with(b"\r\n") { 2 } else { 0 };
+        out.extend_from_slice(b"=46rom");
+        if text_len + 2 > 76 {
+            out.extend_from_slice(b"=\r\n");
+        }
+        out.push(b' ');
+        out.extend_from_slice(rest);
+    }
+    Body::dangerous_pre_encoded(out, ContentTransferEncoding::QuotedPrintable)
 }
 
 /// `Content-Type` with a `name=` parameter, which Outlook-era clients show
@@ -596,6 +629,10 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
     );
     let mut bytes = fold_header_lines(finish(outer, entity, &date, &rcpts, settings)?.formatted());
     if let Some(mut body) = encrypted_body {
+        // The message ends with a line break, as every other message does:
+        // what is sent, stored and dry-run written is these bytes exactly
+        // (issue #15 item 7: without it `opendkim -t` found no signature).
+        body.extend_from_slice(b"\r\n");
         // Headers in front of the body, in the body's buffer: realloc grows
         // it in place (mremap) rather than copying the whole message.
         body.splice(0..0, bytes);
@@ -779,16 +816,21 @@ fn finish(
 }
 
 /// The bytes a signature or an encryption covers: the entity as it will
-/// stand in the message, without the CRLF that belongs to the next boundary.
+/// stand in the message, without the CRLF that belongs to the next
+/// boundary. A multipart entity ends with its close-delimiter and a CRLF
+/// (vendor/README.md, patch 19: lettre writes one more CRLF after a nested
+/// multipart, which is the next delimiter's).
 fn entity_bytes(entity: &Part) -> Vec<u8> {
-    let mut bytes = match entity {
-        Part::Single(p) => p.formatted(),
+    match entity {
+        Part::Single(p) => {
+            let mut bytes = p.formatted();
+            if bytes.ends_with(b"\r\n") {
+                bytes.truncate(bytes.len() - 2);
+            }
+            bytes
+        }
         Part::Multi(p) => p.formatted(),
-    };
-    if bytes.ends_with(b"\r\n") {
-        bytes.truncate(bytes.len() - 2);
     }
-    bytes
 }
 
 /// Sign (multipart/signed, detached) then encrypt (application/pkcs7-mime),

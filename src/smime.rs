@@ -9,7 +9,7 @@ use openssl::asn1::Asn1Time;
 use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::nid::Nid;
 use openssl::pkcs12::Pkcs12;
-use openssl::pkey::{PKey, Private};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
 use openssl::provider::Provider;
 use openssl::stack::Stack;
 use openssl::symm::Cipher;
@@ -109,6 +109,30 @@ pub fn cert_emails(cert: &X509) -> Vec<String> {
     out
 }
 
+/// Why a key cannot be used in CMS by lnccmd, if it cannot: only RSA with
+/// the rsaEncryption OID and EC keys sign and receive keys correctly with
+/// OpenSSL 3.0. An RSA-PSS key signs with PSS but OpenSSL labels the
+/// signature rsaEncryption (RFC 4056 §2 wants rsassaPss), which no
+/// verifier accepts, and it cannot receive a transported key; Ed25519 and
+/// Ed448 fail in OpenSSL 3.0's CMS signing. Refused at MAILSMTP, so that
+/// no MAILSEND fails later with OpenSSL's text (issue #15 item 2).
+pub fn unusable_key<T: HasPublic>(key: &PKeyRef<T>) -> Option<String> {
+    match key.id() {
+        Id::RSA | Id::EC => None,
+        Id::RSA_PSS => Some(
+            "has an RSA-PSS key (id-RSASSA-PSS), which S/MIME signatures and encryption cannot use here: get a certificate for an RSA key with the rsaEncryption algorithm, or an EC key".into(),
+        ),
+        Id::ED25519 | Id::ED448 => Some(
+            "has an Ed25519/Ed448 key, which OpenSSL 3.0 cannot use for S/MIME (CMS): get a certificate for an RSA or EC key".into(),
+        ),
+        other => Some(format!(
+            "has a key of type {} (OpenSSL id {}), which lnccmd cannot use for S/MIME: get a certificate for an RSA or EC key",
+            Nid::from_raw(other.as_raw()).short_name().unwrap_or("unknown"),
+            other.as_raw()
+        )),
+    }
+}
+
 /// Whether `cert` is valid now (not before, not after).
 fn validity(cert: &X509) -> std::result::Result<(), String> {
     let now = Asn1Time::days_from_now(0).map_err(|e| e.to_string())?;
@@ -174,6 +198,9 @@ pub fn load_identity(file: &str, password: &str, sender: &str) -> Result<Identit
             file,
             "holds a private key that does not belong to its certificate".into(),
         ));
+    }
+    if let Some(why) = unusable_key(&key) {
+        return Err(cert_error(LnccmdStatus::CertKeyUnsupported, file, why));
     }
     validity(&cert).map_err(|why| {
         cert_error(
@@ -245,7 +272,25 @@ pub fn load_recipient_certs(spec: &str) -> Result<Vec<X509>> {
             .filter(|s| !s.is_empty())
             .or_else(|| X509::from_der(&bytes).ok().map(|c| vec![c]));
         match parsed {
-            Some(c) => certs.extend(c),
+            Some(c) => {
+                for cert in &c {
+                    let why = match cert.public_key() {
+                        Ok(k) => unusable_key(&k),
+                        Err(e) => Some(format!("has a public key OpenSSL cannot read: {e}")),
+                    };
+                    if let Some(why) = why {
+                        return Err(Error::new(
+                            LnccmdStatus::CertKeyUnsupported,
+                            format!(
+                                "recipient certificate '{}' ({}) {why}",
+                                printable(&f.to_string_lossy()),
+                                cert_emails(cert).join(", ")
+                            ),
+                        ));
+                    }
+                }
+                certs.extend(c)
+            }
             None if !explicit => {}
             None => {
                 return Err(Error::new(
