@@ -7,6 +7,7 @@
 mod common;
 
 use common::pki::Pki;
+use common::smime::{entity_find, p7m_der, split_signed};
 use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -152,51 +153,6 @@ impl Drop for Gpgsm {
     }
 }
 
-/// The two halves of a multipart/signed message, cut at byte level: the
-/// signed entity (without the CRLF before the boundary) and the DER signature.
-fn split_signed(entity: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let text = String::from_utf8_lossy(entity).to_string();
-    let head_end = text.find("\r\n\r\n").unwrap();
-    let head = text[..head_end]
-        .replace("\r\n ", " ")
-        .replace("\r\n\t", " ");
-    let ct = head
-        .lines()
-        .find(|l| {
-            l.to_ascii_lowercase()
-                .starts_with("content-type: multipart/signed")
-        })
-        .expect("a multipart/signed entity");
-    let b = ct
-        .split("boundary=")
-        .nth(1)
-        .unwrap()
-        .trim_start_matches('"');
-    let boundary = b[..b.find(['"', ';']).unwrap_or(b.len())].to_string();
-    let delim = format!("--{boundary}\r\n");
-    let first = entity_find(entity, delim.as_bytes(), 0) + delim.len();
-    let next = format!("\r\n--{boundary}\r\n");
-    let end = entity_find(entity, next.as_bytes(), first);
-    let signed = entity[first..end].to_vec();
-    let sig_part = &entity[end + next.len()..];
-    let body_start = entity_find(sig_part, b"\r\n\r\n", 0) + 4;
-    let close = format!("\r\n--{boundary}--");
-    let body_end = entity_find(sig_part, close.as_bytes(), body_start);
-    let b64: String = String::from_utf8_lossy(&sig_part[body_start..body_end])
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    (signed, openssl::base64::decode_block(&b64).unwrap())
-}
-
-fn entity_find(hay: &[u8], needle: &[u8], from: usize) -> usize {
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
-        .expect("delimiter")
-}
-
 /// `openssl cms -verify` against the test CA; returns what was signed.
 fn openssl_verify(pki: &Pki, message: &Path) -> Vec<u8> {
     run_ok(
@@ -233,16 +189,6 @@ fn parse(entity: &[u8]) -> Value {
             .arg(&f),
     );
     serde_json::from_slice(&out).unwrap()
-}
-
-/// The base64 body of a single-part message (the .p7m).
-fn p7m_der(raw: &[u8]) -> Vec<u8> {
-    let start = entity_find(raw, b"\r\n\r\n", 0) + 4;
-    let b64: String = String::from_utf8_lossy(&raw[start..])
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    openssl::base64::decode_block(&b64).unwrap()
 }
 
 fn smime_props(server: &SmtpServer, p12: &Path, extra: &str) -> String {

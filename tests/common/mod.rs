@@ -8,6 +8,7 @@ pub mod fault;
 pub mod opensmtpd;
 pub mod pki;
 pub mod postfix;
+pub mod smime;
 
 use std::ffi::{CStr, CString};
 use std::io::{BufRead, BufReader};
