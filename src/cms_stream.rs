@@ -161,12 +161,195 @@ unsafe extern "C" fn source_read(bio: *mut ffi::BIO, buf: *mut c_char, len: c_in
 }
 
 unsafe extern "C" fn sink_write(bio: *mut ffi::BIO, buf: *const c_char, len: c_int) -> c_int {
-    // SAFETY: the BIO's data is the `Sink` set in `encrypt`; OpenSSL gives
-    // `len` readable bytes.
-    let sink = unsafe { &mut *(ffi::BIO_get_data(bio) as *mut Sink) };
+    // SAFETY: the BIO's data is the `Vec<u8>` set in `encrypt`; OpenSSL
+    // gives `len` readable bytes.
+    let sink = unsafe { &mut *(ffi::BIO_get_data(bio) as *mut Vec<u8>) };
     let data = unsafe { std::slice::from_raw_parts(buf as *const u8, len.max(0) as usize) };
-    sink.write(data);
+    sink.extend_from_slice(data);
     len
+}
+
+/// One BER element of OpenSSL's streamed output: where its content is and,
+/// for a constructed one, its elements.
+struct Node {
+    /// The identifier octet (CMS has no tag numbers above 30).
+    tag: u8,
+    /// Primitive: the content's range in the BER. Constructed: the elements.
+    content: Content,
+}
+
+enum Content {
+    Primitive(std::ops::Range<usize>),
+    Constructed(Vec<Node>),
+}
+
+fn ber_error(what: &str) -> ErrorStack {
+    // An ErrorStack cannot be made from a message; OpenSSL's queue is
+    // empty here, and the caller adds what failed. Reaching this is a bug:
+    // the input is OpenSSL's own output.
+    let _ = what;
+    ErrorStack::get()
+}
+
+/// Parses one element at `*pos`; indefinite lengths end at their EOC.
+fn parse(ber: &[u8], pos: &mut usize) -> Result<Node, ErrorStack> {
+    let tag = *ber.get(*pos).ok_or_else(|| ber_error("truncated"))?;
+    if tag & 0x1f == 0x1f {
+        return Err(ber_error("high tag number"));
+    }
+    let first = *ber.get(*pos + 1).ok_or_else(|| ber_error("truncated"))?;
+    *pos += 2;
+    let len = match first {
+        0x80 => None,
+        l if l < 0x80 => Some(l as usize),
+        l => {
+            let n = (l & 0x7f) as usize;
+            let bytes = ber.get(*pos..*pos + n).ok_or_else(|| ber_error("truncated"))?;
+            *pos += n;
+            Some(bytes.iter().fold(0usize, |a, &b| (a << 8) | b as usize))
+        }
+    };
+    if tag & 0x20 == 0 {
+        let len = len.ok_or_else(|| ber_error("indefinite primitive"))?;
+        let range = *pos..*pos + len;
+        if range.end > ber.len() {
+            return Err(ber_error("truncated"));
+        }
+        *pos = range.end;
+        return Ok(Node {
+            tag,
+            content: Content::Primitive(range),
+        });
+    }
+    let mut children = Vec::new();
+    match len {
+        Some(len) => {
+            let end = *pos + len;
+            while *pos < end {
+                children.push(parse(ber, pos)?);
+            }
+        }
+        None => loop {
+            if ber.get(*pos..*pos + 2) == Some(&[0, 0][..]) {
+                *pos += 2;
+                break;
+            }
+            children.push(parse(ber, pos)?);
+        },
+    }
+    Ok(Node {
+        tag,
+        content: Content::Constructed(children),
+    })
+}
+
+/// DER (X.690 §10) of OpenSSL's streamed BER: definite lengths, and the
+/// encryptedContent `[0] IMPLICIT OCTET STRING`, which the stream writes
+/// as constructed chunks, as one primitive string. The rest of the
+/// structure OpenSSL already wrote in DER (sorted SETs, minimal integers).
+fn to_der(mut node: Node) -> Node {
+    if let Content::Constructed(children) = &mut node.content {
+        // EncryptedContentInfo: SEQUENCE { OID, AlgorithmIdentifier, [0] ... }.
+        let is_eci = node.tag == 0x30
+            && children.len() == 3
+            && children[0].tag == 0x06
+            && children[1].tag == 0x30
+            && children[2].tag == 0xa0;
+        let kids = std::mem::take(children);
+        let mut kids: Vec<Node> = kids.into_iter().map(to_der).collect();
+        if is_eci {
+            let encrypted = kids.pop().expect("three elements");
+            kids.push(flatten(encrypted, 0x80));
+        }
+        node.content = Content::Constructed(kids);
+    }
+    node
+}
+
+/// A constructed string as one primitive `tag` over its chunks' ranges:
+/// kept as ranges, copied only when written.
+fn flatten(node: Node, tag: u8) -> Node {
+    let mut ranges = Vec::new();
+    collect(node, &mut ranges);
+    Node {
+        tag,
+        content: Content::Constructed(
+            ranges
+                .into_iter()
+                .map(|r| Node {
+                    tag: 0,
+                    content: Content::Primitive(r),
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn collect(node: Node, out: &mut Vec<std::ops::Range<usize>>) {
+    match node.content {
+        Content::Primitive(r) => out.push(r),
+        Content::Constructed(c) => c.into_iter().for_each(|n| collect(n, out)),
+    }
+}
+
+impl Node {
+    /// A primitive written from several ranges (`flatten`): a primitive
+    /// tag (bit 0x20 clear) over a list of ranges.
+    fn is_chunked_primitive(&self) -> bool {
+        self.tag & 0x20 == 0 && matches!(self.content, Content::Constructed(_))
+    }
+
+    /// Length of the content in DER.
+    fn content_len(&self) -> usize {
+        match &self.content {
+            Content::Primitive(r) => r.len(),
+            Content::Constructed(c) if self.is_chunked_primitive() => {
+                c.iter().map(Node::content_len).sum()
+            }
+            Content::Constructed(c) => c.iter().map(Node::der_len).sum(),
+        }
+    }
+
+    fn der_len(&self) -> usize {
+        let n = self.content_len();
+        1 + length_octets(n).len() + n
+    }
+
+    /// Writes the DER, taking the content bytes from `ber` (front to back,
+    /// its consumed pages released).
+    fn write(&self, ber: &mut Source, out: &mut Sink) {
+        out.write(&[self.tag]);
+        out.write(&length_octets(self.content_len()));
+        match &self.content {
+            Content::Primitive(r) => {
+                out.write(&ber.data[r.clone()]);
+                ber.pos = r.end;
+                ber.release_consumed();
+            }
+            Content::Constructed(c) if self.is_chunked_primitive() => {
+                for chunk in c {
+                    if let Content::Primitive(r) = &chunk.content {
+                        out.write(&ber.data[r.clone()]);
+                        ber.pos = r.end;
+                        ber.release_consumed();
+                    }
+                }
+            }
+            Content::Constructed(c) => c.iter().for_each(|n| n.write(ber, out)),
+        }
+    }
+}
+
+/// DER length octets: short form below 128, else the long form, minimal.
+fn length_octets(n: usize) -> Vec<u8> {
+    if n < 0x80 {
+        return vec![n as u8];
+    }
+    let bytes = n.to_be_bytes();
+    let skip = bytes.iter().take_while(|&&b| b == 0).count();
+    let mut out = vec![0x80 | (bytes.len() - skip) as u8];
+    out.extend_from_slice(&bytes[skip..]);
+    out
 }
 
 /// BIO_CTRL_FLUSH succeeds (nothing is buffered); other controls are not
@@ -265,9 +448,9 @@ pub fn encrypt_base64(
         }
         CmsContentInfo::from_ptr(p)
     };
-    // The DER is at most the content, a block of padding (or the GCM tag),
-    // and the recipients' keys and certificate ids.
-    let mut sink = Sink::with_capacity_for(content.len() + 1024 + 1024 * recipients.len());
+    // The BER is at most the content, a block of padding (or the GCM tag),
+    // the recipients' keys and certificate ids, and the chunks' headers.
+    let mut ber = Vec::with_capacity(content.len() + content.len() / 512 + 1024 * (recipients.len() + 1));
     let mut source = Source {
         data: content,
         pos: 0,
@@ -275,15 +458,29 @@ pub fn encrypt_base64(
     };
     {
         let input = Bio::new(&SOURCE, &mut source)?;
-        let output = Bio::new(&SINK, &mut sink)?;
+        let output = Bio::new(&SINK, &mut ber)?;
         // SAFETY: all four pointers are valid for the call; the BIOs' data
-        // (`source`, `sink`) are alive and not otherwise used meanwhile.
+        // (`source`, `ber`) are alive and not otherwise used meanwhile.
         let ok = unsafe { i2d_CMS_bio_stream(output.0, cms.as_ptr(), input.0, flags as c_int) };
         if ok <= 0 {
             return Err(ErrorStack::get());
         }
     }
     drop(source);
+    // OpenSSL's streaming encoder writes BER with indefinite lengths, which
+    // DER-only readers (pyca/cryptography) refuse (issue #15 item 4). It
+    // is made DER in a second pass over the BER, whose pages are released
+    // as they are written out as base64: the peak stays the base64 of the
+    // whole plus a few MiB, as before (BENCHMARKS.md).
+    let mut pos = 0;
+    let tree = to_der(parse(&ber, &mut pos)?);
+    let mut sink = Sink::with_capacity_for(tree.der_len());
+    let mut ber = Source {
+        data: ber,
+        pos: 0,
+        released: 0,
+    };
+    tree.write(&mut ber, &mut sink);
     Ok(sink.finish())
 }
 

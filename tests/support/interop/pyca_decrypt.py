@@ -10,4 +10,4 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key, p
 der = open(sys.argv[1], "rb").read()
 cert = x509.load_pem_x509_certificate(open(sys.argv[2], "rb").read())
 key = load_pem_private_key(open(sys.argv[3], "rb").read(), None)
-sys.stdout.buffer.write(pkcs7.pkcs7_decrypt_der(der, cert, key, [pkcs7.PKCS7Options.Binary]))
+sys.stdout.buffer.write(pkcs7.pkcs7_decrypt_der(der, cert, key, []))
