@@ -204,7 +204,9 @@ fn parse(ber: &[u8], pos: &mut usize) -> Result<Node, ErrorStack> {
         l if l < 0x80 => Some(l as usize),
         l => {
             let n = (l & 0x7f) as usize;
-            let bytes = ber.get(*pos..*pos + n).ok_or_else(|| ber_error("truncated"))?;
+            let bytes = ber
+                .get(*pos..*pos + n)
+                .ok_or_else(|| ber_error("truncated"))?;
             *pos += n;
             Some(bytes.iter().fold(0usize, |a, &b| (a << 8) | b as usize))
         }
@@ -450,7 +452,8 @@ pub fn encrypt_base64(
     };
     // The BER is at most the content, a block of padding (or the GCM tag),
     // the recipients' keys and certificate ids, and the chunks' headers.
-    let mut ber = Vec::with_capacity(content.len() + content.len() / 512 + 1024 * (recipients.len() + 1));
+    let mut ber =
+        Vec::with_capacity(content.len() + content.len() / 512 + 1024 * (recipients.len() + 1));
     let mut source = Source {
         data: content,
         pos: 0,

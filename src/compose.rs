@@ -386,17 +386,23 @@ fn text_part(subtype: &str, text: &str, charset: BodyCharset, protect: bool) -> 
     let (bytes, transfer) = charset.encode(text);
     // A signed or encrypted part's quoted-printable never has a line that
     // starts with `From ` (below).
-    let qp = |body: Body| if protect { escape_from_lines(body) } else { body };
+    let qp = |body: Body| {
+        if protect {
+            escape_from_lines(body)
+        } else {
+            body
+        }
+    };
     Ok(match transfer {
         // NUL and other control characters may not travel as 7bit text
         // (RFC 5322 §2.3); quoted-printable carries them as =00...
-        Transfer::Text if protect || has_controls(text) => builder.body(qp(
-            Body::new_with_encoding(
+        Transfer::Text if protect || has_controls(text) => {
+            builder.body(qp(Body::new_with_encoding(
                 String::from_utf8(bytes).map_err(internal)?,
                 ContentTransferEncoding::QuotedPrintable,
             )
-            .map_err(|_| internal("quoted-printable"))?,
-        )),
+            .map_err(|_| internal("quoted-printable"))?))
+        }
         // 7-bit text (UTF-8 is QP-encoded by lettre): lettre turns LF into
         // CRLF and picks 7bit or quoted-printable so no line exceeds 998 octets.
         Transfer::Text => builder.body(String::from_utf8(bytes).map_err(internal)?),

@@ -54,4 +54,3 @@ pub fn p7m_der(raw: &[u8]) -> Vec<u8> {
         .collect();
     openssl::base64::decode_block(&b64).unwrap()
 }
-
