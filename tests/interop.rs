@@ -469,3 +469,111 @@ fn messages_end_with_one_crlf_as_sent() {
     }
     ok(&mut h, "MAILEND", "", "");
 }
+
+/// Item 2: a key no verifier would accept a signature from (RSA-PSS, which
+/// OpenSSL 3.0 labels rsaEncryption) or that OpenSSL 3.0 cannot use in CMS
+/// (Ed25519) is refused at MAILSMTP with 308, naming the file, as a sender's
+/// .p12 and as a recipient certificate; an RSA and an EC key are accepted.
+#[test]
+fn unusable_keys_are_refused_at_mailsmtp() {
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, genpkey: &[&str]| -> (PathBuf, PathBuf) {
+        let key = dir.path().join(format!("{name}.key"));
+        let cert = dir.path().join(format!("{name}.pem"));
+        let p12 = dir.path().join(format!("{name}.p12"));
+        let steps: Vec<Vec<String>> = vec![
+            ["genpkey"]
+                .iter()
+                .chain(genpkey)
+                .map(|s| s.to_string())
+                .chain(["-out".into(), key.display().to_string()])
+                .collect(),
+            [
+                "req",
+                "-x509",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=tech",
+                "-addext",
+                "subjectAltName=email:tech@example.test",
+                "-key",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([
+                key.display().to_string(),
+                "-out".into(),
+                cert.display().to_string(),
+            ])
+            .collect(),
+            [
+                "pkcs12",
+                "-export",
+                "-passout",
+                &format!("pass:{PW}"),
+                "-inkey",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([
+                key.display().to_string(),
+                "-in".into(),
+                cert.display().to_string(),
+                "-out".into(),
+                p12.display().to_string(),
+            ])
+            .collect(),
+        ];
+        for args in steps {
+            let out = run(Command::new("openssl").args(&args));
+            assert!(out.status.success(), "openssl {args:?}: {}", said(&out));
+        }
+        (p12, cert)
+    };
+    let (pss, pss_cert) = make(
+        "pss",
+        &["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"],
+    );
+    let (ed, _) = make("ed", &["-algorithm", "ED25519"]);
+    let (rsa, _) = make(
+        "rsa",
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+    );
+    let (ec, _) = make(
+        "ec",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
+    let mut h = 0;
+    for (p12, says) in [(&pss, "RSA-PSS"), (&ed, "Ed25519")] {
+        for mode in ["Sign=true", "Encrypt=true"] {
+            let (rc, text) = call(&mut h, "MAILSMTP", &smime_props(&server, p12, mode), "");
+            assert_eq!(rc, 308, "{mode}: {text}");
+            assert!(
+                text.contains(says) && text.contains(&p12.display().to_string()),
+                "{text}"
+            );
+            assert_eq!(h, 0);
+        }
+    }
+    let extra = format!("Encrypt=true;RecipientCerts=\"{}\"", pss_cert.display());
+    let (rc, text) = call(&mut h, "MAILSMTP", &smime_props(&server, &rsa, &extra), "");
+    assert_eq!(rc, 308, "{text}");
+    assert!(
+        text.contains("pss.pem") && text.contains("RSA-PSS"),
+        "{text}"
+    );
+    for p12 in [&rsa, &ec] {
+        ok(
+            &mut h,
+            "MAILSMTP",
+            &smime_props(&server, p12, "Sign=true;Encrypt=true"),
+            "",
+        );
+        ok(&mut h, "MAILPREP", "bob@example.test", "subject=\"key\"");
+        ok(&mut h, "MAILSEND", "", "");
+    }
+    ok(&mut h, "MAILEND", "", "");
+    server.wait_for(2);
+}
