@@ -6,12 +6,10 @@ use std::path::Path;
 
 use once_cell::sync::Lazy;
 use openssl::asn1::Asn1Time;
-use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::nid::Nid;
 use openssl::pkcs12::Pkcs12;
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
 use openssl::provider::Provider;
-use openssl::stack::Stack;
 use openssl::symm::Cipher;
 use openssl::x509::X509;
 
@@ -332,29 +330,15 @@ pub fn recipient_cert<'a>(certs: &'a [X509], addr: &str) -> Result<&'a X509> {
 }
 
 /// Detached CMS SignedData (DER) over `content`, exactly these bytes
-/// (BINARY: no line-end conversion), with the chain, signing time and
-/// SMIMECapabilities (OpenSSL adds both). SHA-256: OpenSSL's default digest
-/// for RSA and EC keys.
+/// (BINARY: no line-end conversion), SHA-256, with the chain and the
+/// signed attributes of `cms_stream::sign_detached`.
 pub fn sign(id: &Identity, content: &[u8]) -> Result<Vec<u8>> {
-    let fail = |e: openssl::error::ErrorStack| {
+    crate::cms_stream::sign_detached(&id.cert, &id.key, &id.chain, content).map_err(|e| {
         Error::new(
             LnccmdStatus::SignFailed,
             format!("signing with '{}' failed: {e}", printable(&id.file)),
         )
-    };
-    let mut chain = Stack::new().map_err(fail)?;
-    for c in &id.chain {
-        chain.push(c.clone()).map_err(fail)?;
-    }
-    let cms = CmsContentInfo::sign(
-        Some(&id.cert),
-        Some(&id.key),
-        Some(&chain),
-        Some(content),
-        CMSOptions::DETACHED | CMSOptions::BINARY,
-    )
-    .map_err(fail)?;
-    cms.to_der().map_err(fail)
+    })
 }
 
 /// CMS EnvelopedData (or AuthEnvelopedData for GCM) of `content` for every

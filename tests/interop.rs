@@ -577,3 +577,111 @@ fn unusable_keys_are_refused_at_mailsmtp() {
     ok(&mut h, "MAILEND", "", "");
     server.wait_for(2);
 }
+
+/// Item 3, as Bouncy Castle decodes the signed attributes: SMIMECapabilities
+/// lists what lnccmd encrypts with, strongest first (AES-256-GCM,
+/// AES-128-GCM, AES-256-CBC, AES-128-CBC: no RC2, DES or 3DES), and
+/// sMIMEEncryptionKeyPreference and ESS signingCertificateV2 (SHA-256) name
+/// the signer's own certificate.
+#[test]
+fn signed_attributes_announce_what_lnccmd_accepts() {
+    let pki = Pki::new();
+    let v = Verifiers::new(&pki);
+    let server = SmtpServer::start();
+    let sent = send_kinds(&server, &pki, "Sign=true", 0);
+    let out = run(v.bc().arg("verify").arg(&sent[0].1).arg(&v.ca));
+    let text = said(&out);
+    assert!(out.status.success(), "{text}");
+    let aes256gcm = "2.16.840.1.101.3.4.1.46";
+    let aes128gcm = "2.16.840.1.101.3.4.1.6";
+    let aes256cbc = "2.16.840.1.101.3.4.1.42";
+    let aes128cbc = "2.16.840.1.101.3.4.1.2";
+    for line in [
+        format!("capabilities {aes256gcm},{aes128gcm},{aes256cbc},{aes128cbc}"),
+        "encrypKeyPref signer".into(),
+        "signingCertificateV2 signer".into(),
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "no '{line}' from Bouncy Castle:\n{text}"
+        );
+    }
+}
+
+/// Item 4: a recipient with an EC key gets ECDH with the SHA-256 KDF
+/// (dhSinglePass-stdDH-sha256kdf-scheme, 1.3.132.1.11.1, RFC 5753 §8), not
+/// OpenSSL's SHA-1 default, and Bouncy Castle and openssl decrypt it.
+#[test]
+fn ec_recipients_get_the_sha256_kdf() {
+    let pki = Pki::new();
+    let v = Verifiers::new(&pki);
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("dave.key");
+    let cert = dir.path().join("dave.pem");
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            key.to_str().unwrap(),
+        ],
+        vec![
+            "req",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=dave",
+            "-addext",
+            "subjectAltName=email:dave@example.test",
+            "-key",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ],
+    ] {
+        let out = run(Command::new("openssl").args(&args));
+        assert!(out.status.success(), "openssl {args:?}: {}", said(&out));
+    }
+    let mut h = 0;
+    let extra = format!("Encrypt=true;RecipientCerts=\"{}\"", cert.display());
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &smime_props(&server, &pki.p12("tech", PW, "aes"), &extra),
+        "",
+    );
+    ok(&mut h, "MAILPREP", "dave@example.test", "subject=\"EC\"");
+    ok(&mut h, "MAILTEXT", "Invoice 42 for an EC key", "");
+    ok(&mut h, "MAILSEND", "", "");
+    ok(&mut h, "MAILEND", "", "");
+    server.wait_for(1);
+    let clear_path = dir.path().join("clear");
+    let bc = run(v
+        .bc()
+        .arg("decrypt")
+        .arg(stored(&server, 1))
+        .arg(&cert)
+        .arg(&key)
+        .arg(&clear_path));
+    let text = said(&bc);
+    assert!(bc.status.success(), "Bouncy Castle: {text}");
+    assert!(
+        text.contains("recipient key agreement 1.3.132.1.11.1"),
+        "{text}"
+    );
+    let openssl = run(Command::new("openssl")
+        .args(["cms", "-decrypt", "-in"])
+        .arg(stored(&server, 1))
+        .arg("-recip")
+        .arg(&cert)
+        .arg("-inkey")
+        .arg(&key));
+    assert!(openssl.status.success(), "{}", said(&openssl));
+    assert_eq!(openssl.stdout, std::fs::read(&clear_path).unwrap());
+    assert!(find(&openssl.stdout, b"Invoice 42 for an EC key").is_some());
+}

@@ -30,6 +30,52 @@ public class BcCheck {
         }
     }
 
+    /** The signed attributes of RFC 8551 §2.5 and RFC 5035 as BC decodes
+     *  them: the capabilities in order, and whether the key preference and
+     *  signingCertificateV2 name the signer's certificate. */
+    static void describeAttributes(SignerInformation si, X509CertificateHolder cert) throws Exception {
+        org.bouncycastle.asn1.cms.AttributeTable attrs = si.getSignedAttributes();
+        org.bouncycastle.asn1.cms.Attribute caps = attrs.get(
+                org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.pkcs_9_at_smimeCapabilities);
+        StringBuilder list = new StringBuilder();
+        if (caps != null) {
+            org.bouncycastle.asn1.smime.SMIMECapabilities sc = org.bouncycastle.asn1.smime.SMIMECapabilities
+                    .getInstance(caps.getAttrValues().getObjectAt(0));
+            for (Object o : sc.getCapabilities(null)) {
+                org.bouncycastle.asn1.smime.SMIMECapability c = (org.bouncycastle.asn1.smime.SMIMECapability) o;
+                list.append(list.length() > 0 ? "," : "").append(c.getCapabilityID().getId());
+            }
+        }
+        System.out.println("capabilities " + list);
+        org.bouncycastle.asn1.cms.Attribute pref = attrs.get(
+                org.bouncycastle.asn1.smime.SMIMEAttributes.encrypKeyPref);
+        String prefSays = "absent";
+        if (pref != null) {
+            org.bouncycastle.asn1.ASN1TaggedObject t = org.bouncycastle.asn1.ASN1TaggedObject
+                    .getInstance(pref.getAttrValues().getObjectAt(0));
+            // [0] IMPLICIT IssuerAndSerialNumber
+            org.bouncycastle.asn1.cms.IssuerAndSerialNumber ias = org.bouncycastle.asn1.cms.IssuerAndSerialNumber
+                    .getInstance(org.bouncycastle.asn1.ASN1Sequence.getInstance(t, false));
+            boolean same = t.getTagNo() == 0 && ias.getName().equals(cert.getIssuer())
+                    && ias.getSerialNumber().getValue().equals(cert.getSerialNumber());
+            prefSays = same ? "signer" : "other";
+        }
+        System.out.println("encrypKeyPref " + prefSays);
+        org.bouncycastle.asn1.cms.Attribute scv2 = attrs.get(
+                org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.id_aa_signingCertificateV2);
+        String scSays = "absent";
+        if (scv2 != null) {
+            org.bouncycastle.asn1.ess.SigningCertificateV2 sc = org.bouncycastle.asn1.ess.SigningCertificateV2
+                    .getInstance(scv2.getAttrValues().getObjectAt(0));
+            org.bouncycastle.asn1.ess.ESSCertIDv2 id = sc.getCerts()[0];
+            byte[] hash = MessageDigest.getInstance("SHA-256").digest(cert.getEncoded());
+            boolean sha256 = id.getHashAlgorithm().getAlgorithm()
+                    .equals(org.bouncycastle.asn1.nist.NISTObjectIdentifiers.id_sha256);
+            scSays = sha256 && Arrays.equals(hash, id.getCertHash()) ? "signer" : "other";
+        }
+        System.out.println("signingCertificateV2 " + scSays);
+    }
+
     public static void main(String[] args) throws Exception {
         Security.addProvider(new BouncyCastleProvider());
         Session session = Session.getDefaultInstance(new Properties());
@@ -57,6 +103,7 @@ public class BcCheck {
                 good++;
                 System.out.println("GOOD signature of " + cert.getSubjectX500Principal()
                         + " digest " + si.getDigestAlgOID());
+                describeAttributes(si, match.iterator().next());
             }
             System.exit(good > 0 ? 0 : 1);
         } else {
@@ -64,18 +111,28 @@ public class BcCheck {
                     .getCertificate((X509CertificateHolder) pem(args[2]));
             PrivateKey key = new JcaPEMKeyConverter().setProvider("BC")
                     .getPrivateKey((PrivateKeyInfo) pem(args[3]));
-            RecipientId rid = new JceKeyTransRecipientId(cert);
-            byte[] clear;
+            X509CertificateHolder holder = new X509CertificateHolder(cert.getEncoded());
+            byte[] clear = null;
             String ct = msg.getContentType().toLowerCase();
-            if (ct.contains("authenveloped")) {
-                // bcmail 1.72 has no SMIMEAuthEnveloped: the CMS from the body.
-                CMSAuthEnvelopedData env = new CMSAuthEnvelopedData(msg.getInputStream());
-                clear = env.getRecipientInfos().get(rid)
-                        .getContent(new JceKeyTransAuthEnvelopedRecipient(key).setProvider("BC"));
-            } else {
-                SMIMEEnveloped env = new SMIMEEnveloped(msg);
-                clear = env.getRecipientInfos().get(rid)
-                        .getContent(new JceKeyTransEnvelopedRecipient(key).setProvider("BC"));
+            // bcmail 1.72 has no SMIMEAuthEnveloped: the CMS from the body.
+            RecipientInformationStore infos = ct.contains("authenveloped")
+                    ? new CMSAuthEnvelopedData(msg.getInputStream()).getRecipientInfos()
+                    : new SMIMEEnveloped(msg).getRecipientInfos();
+            for (RecipientInformation ri : infos.getRecipients()) {
+                if (!ri.getRID().match(holder)) continue;
+                boolean agree = ri instanceof KeyAgreeRecipientInformation;
+                System.out.println("recipient " + (agree ? "key agreement " : "key transport ")
+                        + ri.getKeyEncryptionAlgOID());
+                Recipient r = agree
+                        ? new JceKeyAgreeEnvelopedRecipient(key).setProvider("BC")
+                        : ct.contains("authenveloped")
+                                ? new JceKeyTransAuthEnvelopedRecipient(key).setProvider("BC")
+                                : new JceKeyTransEnvelopedRecipient(key).setProvider("BC");
+                clear = ri.getContent(r);
+            }
+            if (clear == null) {
+                System.out.println("no RecipientInfo for this certificate");
+                System.exit(1);
             }
             Files.write(Paths.get(args[4]), clear);
             System.out.println("DECRYPTED " + clear.length + " bytes");
