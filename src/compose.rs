@@ -577,12 +577,52 @@ fn body(draft: &Draft, protect: bool) -> Result<Part> {
     Ok(multipart(MultiPart::mixed(), mixed))
 }
 
-/// Builds the message of `draft` as sent by `settings.sender` (docs/contract.md §5).
+/// The envelopes MAILSEND sends `draft` in, each a transaction of its own:
+/// one for every recipient, except when the message is encrypted to the
+/// recipients' certificates (`Encrypt` with `RecipientCerts`) and has Bcc
+/// recipients. Then To and Cc get one copy (if there are any) and each Bcc
+/// recipient a copy of its own, encrypted to the sender and that recipient
+/// only: a RecipientInfo names its certificate, so a Bcc recipient in the
+/// one message every recipient gets would be visible to all of them
+/// (issue #15 item 5). The first envelope is the To/Cc one.
+pub fn envelopes(settings: &Settings, draft: &Draft) -> Vec<Vec<Address>> {
+    let email = |m: &Mailbox| m.email.clone();
+    let visible: Vec<Address> = draft.to.iter().chain(&draft.cc).map(email).collect();
+    let sm = &settings.smime;
+    if !(sm.encrypt && sm.recipients.is_some()) || draft.bcc.is_empty() {
+        let mut all = visible;
+        all.extend(draft.bcc.iter().map(email));
+        return vec![all];
+    }
+    let mut out = Vec::with_capacity(draft.bcc.len() + 1);
+    if !visible.is_empty() {
+        out.push(visible);
+    }
+    out.extend(draft.bcc.iter().map(|m| vec![email(m)]));
+    out
+}
+
+/// Every recipient of every envelope has a certificate to encrypt to (when
+/// encrypting to recipients): checked before the first copy goes out, so
+/// that a missing certificate (304) never leaves some copies sent.
+pub fn check_certificates(settings: &Settings, envelopes: &[Vec<Address>]) -> Result<()> {
+    let sm = &settings.smime;
+    if let (true, Some(pool)) = (sm.encrypt, &sm.recipients) {
+        for r in envelopes.iter().flatten() {
+            crate::smime::recipient_cert(pool, r.as_ref())?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the message of `draft` as sent by `settings.sender` (docs/contract.md §5)
+/// to the envelope `rcpts` (one of `envelopes`): encrypted, it is
+/// encrypted to the sender and those recipients.
 ///
 /// The Message-ID is made at the first attempt and kept in the draft: a
 /// MAILSEND retried after a lost reply carries the same ID, so the receiving
-/// side can recognise a duplicate.
-pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
+/// side can recognise a duplicate. Every copy of a message has the same.
+pub fn compose(settings: &Settings, draft: &mut Draft, rcpts: &[Address]) -> Result<Outgoing> {
     let message_id = match &draft.message_id {
         Some(id) => id.clone(),
         None => draft
@@ -592,13 +632,7 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
     };
     let draft = &*draft;
     let date = rfc5322_date_now();
-    let rcpts: Vec<Address> = draft
-        .to
-        .iter()
-        .chain(&draft.cc)
-        .chain(&draft.bcc)
-        .map(|m| m.email.clone())
-        .collect();
+    let rcpts = rcpts.to_vec();
     let sm = &settings.smime;
     let mut entity = body(draft, sm.active())?;
     let mut encrypted_body = None;

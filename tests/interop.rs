@@ -8,7 +8,7 @@
 mod common;
 
 use common::pki::Pki;
-use common::smime::{p7m_der, split_signed};
+use common::smime::{p7m_der, self_signed, split_signed};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -478,58 +478,8 @@ fn messages_end_with_one_crlf_as_sent() {
 fn unusable_keys_are_refused_at_mailsmtp() {
     let server = SmtpServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let make = |name: &str, genpkey: &[&str]| -> (PathBuf, PathBuf) {
-        let key = dir.path().join(format!("{name}.key"));
-        let cert = dir.path().join(format!("{name}.pem"));
-        let p12 = dir.path().join(format!("{name}.p12"));
-        let steps: Vec<Vec<String>> = vec![
-            ["genpkey"]
-                .iter()
-                .chain(genpkey)
-                .map(|s| s.to_string())
-                .chain(["-out".into(), key.display().to_string()])
-                .collect(),
-            [
-                "req",
-                "-x509",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=tech",
-                "-addext",
-                "subjectAltName=email:tech@example.test",
-                "-key",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([
-                key.display().to_string(),
-                "-out".into(),
-                cert.display().to_string(),
-            ])
-            .collect(),
-            [
-                "pkcs12",
-                "-export",
-                "-passout",
-                &format!("pass:{PW}"),
-                "-inkey",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([
-                key.display().to_string(),
-                "-in".into(),
-                cert.display().to_string(),
-                "-out".into(),
-                p12.display().to_string(),
-            ])
-            .collect(),
-        ];
-        for args in steps {
-            let out = run(Command::new("openssl").args(&args));
-            assert!(out.status.success(), "openssl {args:?}: {}", said(&out));
-        }
+    let make = |name: &str, genpkey: &[&str]| {
+        let (_, cert, p12) = self_signed(dir.path(), name, "tech@example.test", genpkey, Some(PW));
         (p12, cert)
     };
     let (pss, pss_cert) = make(
@@ -617,36 +567,13 @@ fn ec_recipients_get_the_sha256_kdf() {
     let v = Verifiers::new(&pki);
     let server = SmtpServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("dave.key");
-    let cert = dir.path().join("dave.pem");
-    for args in [
-        vec![
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            key.to_str().unwrap(),
-        ],
-        vec![
-            "req",
-            "-x509",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=dave",
-            "-addext",
-            "subjectAltName=email:dave@example.test",
-            "-key",
-            key.to_str().unwrap(),
-            "-out",
-            cert.to_str().unwrap(),
-        ],
-    ] {
-        let out = run(Command::new("openssl").args(&args));
-        assert!(out.status.success(), "openssl {args:?}: {}", said(&out));
-    }
+    let (key, cert, _) = self_signed(
+        dir.path(),
+        "dave",
+        "dave@example.test",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        None,
+    );
     let mut h = 0;
     let extra = format!("Encrypt=true;RecipientCerts=\"{}\"", cert.display());
     ok(

@@ -684,3 +684,153 @@ fn the_certificate_password_never_reaches_the_wire() {
     assert!(wire.contains("DATA"), "the tap saw the session");
     assert_no_secret("the wire", &wire);
 }
+
+/// The serial numbers of the certificates an encrypted message's
+/// RecipientInfos name, as `openssl cms -cmsout -print` shows them.
+fn recipient_serials(message: &Path) -> String {
+    let printed = run_ok(
+        Command::new("openssl")
+            .args(["cms", "-cmsout", "-print", "-in"])
+            .arg(message),
+    );
+    String::from_utf8_lossy(&printed)
+        .lines()
+        .filter(|l| l.trim_start().starts_with("serialNumber:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn serial_of(cert: &Path) -> String {
+    let c = openssl::x509::X509::from_pem(&std::fs::read(cert).unwrap()).unwrap();
+    let bn = c.serial_number().to_bn().unwrap();
+    // openssl prints the serial in decimal when it fits 64 bits, else in hex.
+    let dec = bn.to_dec_str().unwrap().to_string();
+    let hex = bn.to_hex_str().unwrap().to_string();
+    format!("{dec}|{hex}")
+}
+
+fn names(printed: &str, cert: &Path) -> bool {
+    let s = serial_of(cert);
+    let (dec, hex) = s.split_once('|').unwrap();
+    printed.lines().any(|l| {
+        let v = l.trim().trim_start_matches("serialNumber:").trim();
+        let v = v.split_whitespace().next().unwrap_or("");
+        v == dec || v.trim_start_matches("0x").eq_ignore_ascii_case(hex)
+    })
+}
+
+/// Issue #15 item 5: each Bcc recipient gets an encrypted copy of its own,
+/// in a transaction of its own, and the To/Cc copy names no Bcc
+/// certificate; the Bcc recipients cannot read the To/Cc copy nor each
+/// other's. A Bcc copy the server refuses after the To/Cc copy went out is
+/// 501 naming that recipient, the draft is cleared, and nothing is sent
+/// twice.
+#[test]
+fn bcc_recipients_get_their_own_encrypted_copy() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let rsa = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
+    let (dave_key, dave, _) =
+        common::smime::self_signed(dir.path(), "dave", "dave@example.test", &rsa, None);
+    let (erin_key, erin, _) =
+        common::smime::self_signed(dir.path(), "erin", "erin@example.test", &rsa, None);
+    let (_, reject, _) =
+        common::smime::self_signed(dir.path(), "reject", "reject-me@example.test", &rsa, None);
+    let certs = format!(
+        "{};{};{};{};{}",
+        pki.path("bob.pem").display(),
+        pki.path("carol.pem").display(),
+        dave.display(),
+        erin.display(),
+        reject.display()
+    );
+    let server = SmtpServer::start();
+    let extra = format!("Encrypt=true;Sign=true;RecipientCerts=\"{certs}\"");
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &smime_props(&server, &pki.p12("tech", PW, "aes"), &extra),
+        "",
+    );
+    invoice(&mut h, "bob@example.test", "with Bcc");
+    ok(&mut h, "MAILCC", "carol@example.test", "");
+    ok(&mut h, "MAILBCC", "dave@example.test", "");
+    ok(&mut h, "MAILBCC", "erin@example.test", "");
+    ok(&mut h, "MAILSEND", "", "");
+    let msgs = server.wait_for(3);
+    assert_eq!(rcpts(&msgs[0]), ["bob@example.test", "carol@example.test"]);
+    assert_eq!(rcpts(&msgs[1]), ["dave@example.test"]);
+    assert_eq!(rcpts(&msgs[2]), ["erin@example.test"]);
+    let main = recipient_serials(&stored(&server, 1));
+    for (cert, in_main) in [
+        (pki.path("bob.pem"), true),
+        (pki.path("carol.pem"), true),
+        (pki.path("tech.pem"), true),
+        (dave.clone(), false),
+        (erin.clone(), false),
+    ] {
+        assert_eq!(
+            names(&main, &cert),
+            in_main,
+            "{cert:?} in the To/Cc copy:\n{main}"
+        );
+    }
+    let dave_copy = recipient_serials(&stored(&server, 2));
+    assert!(
+        names(&dave_copy, &dave)
+            && !names(&dave_copy, &erin)
+            && !names(&dave_copy, &pki.path("bob.pem"))
+    );
+    // Who can read which copy: openssl -decrypt fails without a RecipientInfo.
+    let try_decrypt = |i: usize, cert: &Path, key: &Path| {
+        Command::new("openssl")
+            .args(["cms", "-decrypt", "-in"])
+            .arg(stored(&server, i))
+            .arg("-recip")
+            .arg(cert)
+            .arg("-inkey")
+            .arg(key)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(!try_decrypt(1, &dave, &dave_key));
+    assert!(!try_decrypt(2, &erin, &erin_key));
+    for (i, cert, key) in [(2, &dave, &dave_key), (3, &erin, &erin_key)] {
+        assert!(try_decrypt(i, cert, key));
+        // The same message: same Message-ID and headers, no Bcc header, signed.
+        assert_eq!(
+            header(&msgs[i - 1], "Message-ID"),
+            header(&msgs[0], "Message-ID")
+        );
+        assert_eq!(header(&msgs[i - 1], "To"), Some("bob@example.test"));
+        assert_eq!(header(&msgs[i - 1], "Bcc"), None);
+        let clear = openssl_decrypt(&pki, &stored(&server, i), "tech");
+        let f = dir.path().join("clear.eml");
+        std::fs::write(&f, &clear).unwrap();
+        check_invoice(&parse(&openssl_verify(&pki, &f)));
+    }
+    // A Bcc copy refused after the To/Cc copy was sent: 501 naming it, the
+    // other Bcc copy still sent, the draft cleared, nothing sent twice.
+    ok(&mut h, "MAILPREP", "bob@example.test", "subject=\"second\"");
+    ok(&mut h, "MAILTEXT", "second", "");
+    ok(&mut h, "MAILBCC", "reject-me@example.test", "");
+    ok(&mut h, "MAILBCC", "dave@example.test", "");
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 501, "{text}");
+    assert!(
+        text.contains("reject-me@example.test")
+            && text.contains("own copy")
+            && !text.contains("<dave@"),
+        "{text}"
+    );
+    let msgs = server.wait_for(5);
+    assert_eq!(rcpts(&msgs[3]), ["bob@example.test"]);
+    assert_eq!(rcpts(&msgs[4]), ["dave@example.test"]);
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_ne!(rc, 0, "{text}");
+    ok(&mut h, "MAILEND", "", "");
+    assert_eq!(server.messages().len(), 5, "a message was sent twice");
+}

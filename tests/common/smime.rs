@@ -54,3 +54,50 @@ pub fn p7m_der(raw: &[u8]) -> Vec<u8> {
         .collect();
     openssl::base64::decode_block(&b64).unwrap()
 }
+
+/// A self-signed certificate for `email` (NAME.key, NAME.pem in `dir`)
+/// made by the openssl command line; `genpkey` gives the key's algorithm
+/// (`["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]`).
+/// With `p12_password`, NAME.p12 too. Returns (key, cert, p12).
+pub fn self_signed(
+    dir: &std::path::Path,
+    name: &str,
+    email: &str,
+    genpkey: &[&str],
+    p12_password: Option<&str>,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let cert = dir.join(format!("{name}.pem"));
+    let p12 = dir.join(format!("{name}.p12"));
+    let (k, c, p) = (
+        key.to_str().unwrap(),
+        cert.to_str().unwrap(),
+        p12.to_str().unwrap(),
+    );
+    let san = format!("subjectAltName=email:{email}");
+    let subject = format!("/CN={name}");
+    let mut steps: Vec<Vec<&str>> = vec![
+        [&["genpkey"][..], genpkey, &["-out", k]].concat(),
+        vec![
+            "req", "-x509", "-days", "2", "-subj", &subject, "-addext", &san, "-key", k, "-out", c,
+        ],
+    ];
+    let pass = p12_password.map(|pw| format!("pass:{pw}"));
+    if let Some(pass) = &pass {
+        steps.push(vec![
+            "pkcs12", "-export", "-passout", pass, "-inkey", k, "-in", c, "-out", p,
+        ]);
+    }
+    for args in steps {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (key, cert, p12)
+}
