@@ -42,6 +42,7 @@ pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
 mod files;
+mod header_protection;
 mod logfile;
 mod props;
 mod registry;

@@ -292,7 +292,7 @@ fn send_kinds(server: &SmtpServer, pki: &Pki, extra: &str, first: usize) -> Vec<
             &mut h,
             "MAILPREP",
             "bob@example.test",
-            &format!("subject=\"{kind}\""),
+            &format!("subject=\"{kind} confidential\""),
         );
         for (c, p1, p2) in calls {
             ok(&mut h, c, &p1, &p2);
@@ -752,6 +752,126 @@ fn dkim_verifies_with_mail_dkim_opendkim_and_mailauth() {
                 !passed,
                 "{who} verified a changed DKIM {kname} {mode} message: {what}"
             );
+        }
+    }
+}
+
+/// `hp_check.py` (RFC 9788's rules, read with Python's email package) on
+/// `outer` and `payload`, in `mode` cipher or clear.
+fn hp_check(outer: &Path, payload: &Path, mode: &str) -> (bool, String) {
+    let out = run(Command::new("python3")
+        .arg(root().join("tests/support/interop/hp_check.py"))
+        .arg(outer)
+        .arg(payload)
+        .arg(mode));
+    (out.status.success(), said(&out))
+}
+
+/// The checker itself, on RFC 9788's own examples (Appendix E.1, E.2): it
+/// accepts them, and refuses E.1 without its legacy display element.
+#[test]
+fn the_rfc9788_checker_accepts_the_rfcs_examples() {
+    let dir = root().join("tests/support/interop/rfc9788");
+    for e in ["e1", "e2"] {
+        let (ok, text) = hp_check(
+            &dir.join(format!("{e}-outer.eml")),
+            &dir.join(format!("{e}-payload.eml")),
+            "cipher",
+        );
+        assert!(ok, "RFC 9788 {e}: {text}");
+    }
+    let (ok, text) = hp_check(
+        &dir.join("e1-outer.eml"),
+        &dir.join("e1-broken-payload.eml"),
+        "cipher",
+    );
+    assert!(!ok && text.contains("legacy display"), "{text}");
+}
+
+/// Item 15: `SecureHeaders=RFC9788`, signed, encrypted and both, for every
+/// kind: the payload follows RFC 9788's rules (`hp_check.py`), the Subject
+/// is hidden outside an encrypted message (`[...]`, or WrapperSubject) and
+/// shown by the legacy display, and the signatures and encryption are what
+/// GMime, Bouncy Castle, NSS, GnuTLS and openssl verify and decrypt.
+#[test]
+fn rfc9788_header_protection_follows_the_rfc_and_verifies() {
+    let pki = Pki::new();
+    let v = Verifiers::new(&pki);
+    let server = SmtpServer::start();
+    let certs = format!("RecipientCerts=\"{}\"", pki.path("bob.pem").display());
+    let modes = [
+        ("signed", "Sign=true".to_string(), "clear"),
+        ("encrypted", format!("Encrypt=true;{certs}"), "cipher"),
+        (
+            "signed+encrypted",
+            format!("Sign=true;Encrypt=true;{certs};WrapperSubject=\"Secure message\""),
+            "cipher",
+        ),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    let mut first = 0;
+    for (mode, extra, hp) in &modes {
+        let extra =
+            format!("SecureHeaders=RFC9788;{extra};reply=\"Accounts <accounts@example.test>\"");
+        let sent = send_kinds(&server, &pki, &extra, first);
+        first += sent.len();
+        for (kind, file) in sent {
+            let raw = std::fs::read(&file).unwrap();
+            let encrypted = mode.contains("encrypted");
+            let clear = if encrypted {
+                let clear = openssl_decrypt(&pki, &file);
+                for (who, other) in v.decrypt_for_bob(&pki, &file) {
+                    let other = other.unwrap_or_else(|e| panic!("{who}, {mode} {kind}: {e}"));
+                    assert_eq!(other, clear, "{who}, {mode} {kind}");
+                }
+                // Nothing of the real Subject outside.
+                assert!(
+                    find(&raw, b"confidential").is_none(),
+                    "{mode} {kind}: the Subject outside"
+                );
+                clear
+            } else {
+                raw.clone()
+            };
+            let payload = if mode.contains("signed") {
+                let signed = v.file("signed.eml", &clear);
+                for (who, passed, what) in v.verify_signed(&signed) {
+                    assert!(passed, "{who} did not verify {mode} {kind}: {what}");
+                }
+                split_signed(&clear).0
+            } else {
+                clear
+            };
+            let payload_file = work.path().join("payload.eml");
+            std::fs::write(&payload_file, &payload).unwrap();
+            let (ok, text) = hp_check(&file, &payload_file, hp);
+            assert!(ok, "{mode} {kind}: {text}");
+            let summary: serde_json::Value =
+                serde_json::from_str(text.lines().last().unwrap()).unwrap();
+            assert_eq!(summary["subject"], format!("{kind} confidential"), "{text}");
+            let outside = match *mode {
+                "encrypted" => "[...]".to_string(),
+                "signed+encrypted" => "Secure message".into(),
+                _ => format!("{kind} confidential"),
+            };
+            assert_eq!(summary["outer_subject"], outside, "{text}");
+            // Reply-To is inside only when encrypted, and shown by the legacy display.
+            let parsed = parse_entity(&payload);
+            assert_eq!(
+                header(&parsed, "Reply-To"),
+                Some("Accounts <accounts@example.test>")
+            );
+            if encrypted {
+                assert!(
+                    find(&raw, b"Reply-To").is_none(),
+                    "{mode} {kind}: Reply-To outside"
+                );
+                assert!(
+                    common::text(leaf_parts(&parsed)[0])
+                        .contains("Reply-To: Accounts <accounts@example.test>"),
+                    "{mode} {kind}: no Reply-To in the legacy display"
+                );
+            }
         }
     }
 }
