@@ -233,6 +233,55 @@ pub fn sign_detached(
     }
 }
 
+/// The algorithms a certificate's SMIMECapabilities extension (RFC 4262)
+/// announces, as the DER content of their OIDs, in its order; `None` when
+/// it has no such extension (or one that does not parse). The openssl
+/// crate reads only the extensions it knows.
+pub fn certificate_capabilities(cert: &X509) -> Option<Vec<Vec<u8>>> {
+    // SAFETY: `cert` is valid; the extension and its data belong to it and
+    // are only read while it is borrowed.
+    let der = unsafe {
+        let loc = ffi::X509_get_ext_by_NID(
+            cert.as_ptr(),
+            openssl::nid::Nid::SMIMECAPABILITIES.as_raw(),
+            -1,
+        );
+        if loc < 0 {
+            return None;
+        }
+        let ext = ffi::X509_get_ext(cert.as_ptr(), loc);
+        if ext.is_null() {
+            return None;
+        }
+        let data = ffi::X509_EXTENSION_get_data(ext) as *const ffi::ASN1_STRING;
+        let len = ffi::ASN1_STRING_length(data);
+        let ptr = ffi::ASN1_STRING_get0_data(data);
+        if ptr.is_null() || len < 0 {
+            return None;
+        }
+        std::slice::from_raw_parts(ptr, len as usize).to_vec()
+    };
+    // SMIMECapabilities ::= SEQUENCE OF SEQUENCE { capabilityID OID, parameters ANY OPTIONAL }
+    let mut pos = 0;
+    let Content::Constructed(caps) = parse(&der, &mut pos).ok()?.content else {
+        return None;
+    };
+    let mut out = Vec::new();
+    for cap in caps {
+        let Content::Constructed(fields) = cap.content else {
+            return None;
+        };
+        match fields.first() {
+            Some(Node {
+                tag: 0x06,
+                content: Content::Primitive(r),
+            }) => out.push(der[r.clone()].to_vec()),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
 /// sMIMEEncryptionKeyPreference (RFC 8551 §2.5.3) for `cert`:
 /// `[0] IMPLICIT IssuerAndSerialNumber`, DER. Written here: OpenSSL has
 /// no encoder for this CHOICE; the Name and serial come from OpenSSL's DER.

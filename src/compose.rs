@@ -991,10 +991,11 @@ fn encrypted_part(
             certs.push(crate::smime::recipient_cert(pool, r.as_ref())?.clone());
         }
     }
-    let encoded = crate::smime::encrypt_base64(&certs, content, sm.algo)?;
+    let algo = sm.algo.for_recipients(&certs);
+    let encoded = crate::smime::encrypt_base64(&certs, content, algo)?;
     let ct = format!(
         "application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"",
-        sm.algo.smime_type()
+        algo.smime_type()
     );
     // The part is built with an empty body; its base64 body is returned
     // apart and put after the headers in place (see `compose`), so the

@@ -72,6 +72,32 @@ impl Algo {
         }
     }
 
+    /// The algorithm to encrypt to `certs` with: this one, except that a
+    /// GCM mode becomes CBC of the same key size when a certificate's
+    /// SMIMECapabilities extension (RFC 4262) lists what its owner reads
+    /// and that GCM mode is not among them (RFC 8551 §2.7.1: use what every
+    /// recipient announces). A certificate without the extension says
+    /// nothing, and `EncryptAlgo` stands.
+    pub fn for_recipients(self, certs: &[X509]) -> Algo {
+        let (cbc, nid) = match self {
+            Algo::Aes128Gcm => (Algo::Aes128Cbc, Nid::AES_128_GCM),
+            Algo::Aes256Gcm => (Algo::Aes256Cbc, Nid::AES_256_GCM),
+            cbc => return cbc,
+        };
+        let Some(oid) = nid
+            .short_name()
+            .ok()
+            .and_then(|n| openssl::asn1::Asn1Object::from_str(n).ok())
+        else {
+            return cbc;
+        };
+        let refuses = |c: &X509| {
+            crate::cms_stream::certificate_capabilities(c)
+                .is_some_and(|caps| !caps.iter().any(|o| o.as_slice() == oid.as_slice()))
+        };
+        if certs.iter().any(refuses) { cbc } else { self }
+    }
+
     /// GCM gives AuthEnvelopedData (RFC 5083), labelled as RFC 8551 says.
     pub fn smime_type(self) -> &'static str {
         match self {

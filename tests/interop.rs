@@ -479,7 +479,14 @@ fn unusable_keys_are_refused_at_mailsmtp() {
     let server = SmtpServer::start();
     let dir = tempfile::tempdir().unwrap();
     let make = |name: &str, genpkey: &[&str]| {
-        let (_, cert, p12) = self_signed(dir.path(), name, "tech@example.test", genpkey, Some(PW));
+        let (_, cert, p12) = self_signed(
+            dir.path(),
+            name,
+            "tech@example.test",
+            genpkey,
+            Some(PW),
+            None,
+        );
         (p12, cert)
     };
     let (pss, pss_cert) = make(
@@ -572,6 +579,7 @@ fn ec_recipients_get_the_sha256_kdf() {
         "dave",
         "dave@example.test",
         &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        None,
         None,
     );
     let mut h = 0;
@@ -874,4 +882,78 @@ fn rfc9788_header_protection_follows_the_rfc_and_verifies() {
             }
         }
     }
+}
+
+/// Item 4: `EncryptAlgo` GCM gives way to CBC of the same size when a
+/// recipient's certificate announces (SMIMECapabilities extension, RFC 4262)
+/// what it reads and GCM is not among it; a certificate announcing GCM, or
+/// announcing nothing, keeps GCM. What was used is read back by openssl.
+#[test]
+fn gcm_only_for_recipients_who_can_read_it() {
+    let pki = Pki::new();
+    let server = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rsa = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
+    // SEQUENCE { SEQUENCE { aes256-CBC }, SEQUENCE { aes128-CBC } }, and
+    // SEQUENCE { SEQUENCE { aes256-GCM }, SEQUENCE { aes256-CBC } }.
+    let cbc_only =
+        "1.2.840.113549.1.9.15=DER:301A300B060960864801650304012A300B0609608648016503040102";
+    let with_gcm =
+        "1.2.840.113549.1.9.15=DER:301A300B060960864801650304012E300B060960864801650304012A";
+    let (_, dave, _) = self_signed(
+        dir.path(),
+        "dave",
+        "dave@example.test",
+        &rsa,
+        None,
+        Some(cbc_only),
+    );
+    let (_, erin, _) = self_signed(
+        dir.path(),
+        "erin",
+        "erin@example.test",
+        &rsa,
+        None,
+        Some(with_gcm),
+    );
+    let certs = format!(
+        "{};{};{}",
+        pki.path("bob.pem").display(),
+        dave.display(),
+        erin.display()
+    );
+    let extra = format!("Encrypt=true;EncryptAlgo=AES256-GCM;RecipientCerts=\"{certs}\"");
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &smime_props(&server, &pki.p12("tech", PW, "aes"), &extra),
+        "",
+    );
+    let cases = [
+        ("bob@example.test", "aes-256-gcm"),
+        ("erin@example.test", "aes-256-gcm"),
+        ("bob@example.test; erin@example.test", "aes-256-gcm"),
+        ("dave@example.test", "aes-256-cbc"),
+        ("bob@example.test; dave@example.test", "aes-256-cbc"),
+    ];
+    for (i, (to, cipher)) in cases.iter().enumerate() {
+        ok(&mut h, "MAILPREP", to, "subject=\"which cipher\"");
+        ok(&mut h, "MAILTEXT", "hello", "");
+        ok(&mut h, "MAILSEND", "", "");
+        let m = &server.wait_for(i + 1)[i];
+        let printed = run(Command::new("openssl")
+            .args(["cms", "-cmsout", "-print", "-in"])
+            .arg(stored(&server, i + 1)));
+        let text = said(&printed);
+        assert!(printed.status.success(), "{text}");
+        assert!(
+            text.contains(&format!("algorithm: {cipher}")),
+            "{to}: not {cipher}:\n{text}"
+        );
+        let ct = header(m, "Content-Type").unwrap_or_default().to_string();
+        let gcm = cipher.ends_with("gcm");
+        assert_eq!(ct.contains("authEnveloped-data"), gcm, "{to}: {ct}");
+    }
+    ok(&mut h, "MAILEND", "", "");
 }

@@ -731,11 +731,17 @@ fn bcc_recipients_get_their_own_encrypted_copy() {
     let dir = tempfile::tempdir().unwrap();
     let rsa = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
     let (dave_key, dave, _) =
-        common::smime::self_signed(dir.path(), "dave", "dave@example.test", &rsa, None);
+        common::smime::self_signed(dir.path(), "dave", "dave@example.test", &rsa, None, None);
     let (erin_key, erin, _) =
-        common::smime::self_signed(dir.path(), "erin", "erin@example.test", &rsa, None);
-    let (_, reject, _) =
-        common::smime::self_signed(dir.path(), "reject", "reject-me@example.test", &rsa, None);
+        common::smime::self_signed(dir.path(), "erin", "erin@example.test", &rsa, None, None);
+    let (_, reject, _) = common::smime::self_signed(
+        dir.path(),
+        "reject",
+        "reject-me@example.test",
+        &rsa,
+        None,
+        None,
+    );
     let certs = format!(
         "{};{};{};{};{}",
         pki.path("bob.pem").display(),

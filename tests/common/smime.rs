@@ -58,13 +58,15 @@ pub fn p7m_der(raw: &[u8]) -> Vec<u8> {
 /// A self-signed certificate for `email` (NAME.key, NAME.pem in `dir`)
 /// made by the openssl command line; `genpkey` gives the key's algorithm
 /// (`["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]`).
-/// With `p12_password`, NAME.p12 too. Returns (key, cert, p12).
+/// With `p12_password`, NAME.p12 too; `addext`: one more extension, in
+/// `openssl req -addext` form. Returns (key, cert, p12).
 pub fn self_signed(
     dir: &std::path::Path,
     name: &str,
     email: &str,
     genpkey: &[&str],
     p12_password: Option<&str>,
+    addext: Option<&str>,
 ) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let key = dir.join(format!("{name}.key"));
     let cert = dir.join(format!("{name}.pem"));
@@ -82,6 +84,9 @@ pub fn self_signed(
             "req", "-x509", "-days", "2", "-subj", &subject, "-addext", &san, "-key", k, "-out", c,
         ],
     ];
+    if let Some(ext) = addext {
+        steps[1].extend(["-addext", ext]);
+    }
     let pass = p12_password.map(|pw| format!("pass:{pw}"));
     if let Some(pass) = &pass {
         steps.push(vec![
