@@ -366,6 +366,26 @@ fn from_lines_are_encoded_in_signed_parts() {
             text.contains("\nFrom the accounts department.\nFrom here on, a long line"),
             "{kind}: {text:?}"
         );
+        // Through an mbox and back (">From " escaping, LF line ends): the
+        // signature still verifies.
+        let dir = tempfile::tempdir().unwrap();
+        let back = dir.path().join("back.eml");
+        let out = run(Command::new("python3")
+            .arg(root().join("tests/support/interop/mbox_roundtrip.py"))
+            .arg(&file)
+            .arg(dir.path().join("mbox"))
+            .arg(&back));
+        assert!(out.status.success(), "{}", said(&out));
+        let verified = run(Command::new("openssl")
+            .args(["cms", "-verify", "-in"])
+            .arg(&back)
+            .arg("-CAfile")
+            .arg(pki.path("ca.pem")));
+        assert!(
+            verified.status.success(),
+            "{kind}: the signature broke in an mbox: {}",
+            said(&verified)
+        );
     }
 }
 
