@@ -754,21 +754,8 @@ fn dkim_verifies_with_mail_dkim_opendkim_and_mailauth() {
     }
     ok(&mut h, "MAILEND", "", "");
     let work = tempfile::tempdir().unwrap();
-    let keyfile = work.path().join("keys");
-    std::fs::write(
-        &keyfile,
-        records
-            .iter()
-            .map(|(k, r)| format!("{k}._domainkey.example.test {r}\n"))
-            .collect::<String>(),
-    )
-    .unwrap();
-    let conf = work.path().join("opendkim.conf");
-    std::fs::write(
-        &conf,
-        format!("Mode v\nSyslog no\nTestPublicKeys {}\n", keyfile.display()),
-    )
-    .unwrap();
+    let records: Vec<(&str, &str)> = records.iter().map(|(k, r)| (*k, r.as_str())).collect();
+    let opendkim = OpenDkim::new(work.path(), &records);
     let verifiers = |file: &Path, kname: &str, record: &str| -> Vec<(&'static str, bool, String)> {
         let mut v = Vec::new();
         if kname == "rsa" {
@@ -778,17 +765,8 @@ fn dkim_verifies_with_mail_dkim_opendkim_and_mailauth() {
                 .arg(record));
             v.push(("Mail::DKIM", out.status.success(), said(&out)));
         }
-        let out = run(Command::new("opendkim")
-            .args(["-vvv", "-x"])
-            .arg(&conf)
-            .arg("-t")
-            .arg(file));
-        let text = said(&out);
-        v.push((
-            "OpenDKIM",
-            out.status.success() && text.contains("verification") && text.contains("succeeded"),
-            text,
-        ));
+        let (passed, text) = opendkim.verify(file);
+        v.push(("OpenDKIM", passed, text));
         let out = run(Command::new("node")
             .arg(root().join("tests/support/interop/mailauth_verify.mjs"))
             .arg(file)
@@ -1006,4 +984,94 @@ fn gcm_only_for_recipients_who_can_read_it() {
         assert_eq!(ct.contains("authEnveloped-data"), gcm, "{to}: {ct}");
     }
     ok(&mut h, "MAILEND", "", "");
+}
+
+/// `opendkim -t` with the public keys given in a `TestPublicKeys` file
+/// instead of DNS.
+struct OpenDkim {
+    conf: PathBuf,
+}
+
+impl OpenDkim {
+    /// `records`: (selector, TXT record) for the domain example.test.
+    fn new(dir: &Path, records: &[(&str, &str)]) -> OpenDkim {
+        let keys = dir.join("opendkim-keys");
+        let lines: String = records
+            .iter()
+            .map(|(k, r)| format!("{k}._domainkey.example.test {r}\n"))
+            .collect();
+        std::fs::write(&keys, lines).unwrap();
+        let conf = dir.join("opendkim.conf");
+        let text = format!("Mode v\nSyslog no\nTestPublicKeys {}\n", keys.display());
+        std::fs::write(&conf, text).unwrap();
+        OpenDkim { conf }
+    }
+
+    /// Whether OpenDKIM says the signature verified, and all it said.
+    fn verify(&self, message: &Path) -> (bool, String) {
+        let out = run(Command::new("opendkim")
+            .args(["-vvv", "-x"])
+            .arg(&self.conf)
+            .arg("-t")
+            .arg(message));
+        let text = said(&out);
+        let passed =
+            out.status.success() && text.contains("verification") && text.contains("succeeded");
+        (passed, text)
+    }
+}
+
+/// Item 7, as the issue saw it: the `lnccmd run --dry-run` file of an
+/// encrypted, DKIM-signed message is the message as sent, ending with
+/// exactly one CRLF, and `opendkim -t` verifies its signature (it said
+/// "message not signed" when the last CRLF was missing).
+#[test]
+fn the_dry_run_of_an_encrypted_message_verifies_with_opendkim() {
+    use openssl::pkey::PKey;
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let key = dir.path().join("dkim.pem");
+    std::fs::write(&key, rsa.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    let record = format!(
+        "v=DKIM1; k=rsa; p={}",
+        openssl::base64::encode_block(&rsa.public_key_to_der().unwrap())
+    );
+    let props = format!(
+        "Server=\"127.0.0.1\";port=1;Sender=\"tech@example.test\";Certif=\"{}\";PwdCertif=\"{PW}\";Encrypt=true;RecipientCerts=\"{}\";DKIMKey=\"{}\";DKIMDomain=example.test;DKIMSelector=dry",
+        pki.p12("tech", PW, "aes").display(),
+        pki.path("bob.pem").display(),
+        key.display()
+    );
+    let src = format!(
+        "LNCCMD CMD(MAILSMTP) PARM1('{props}')
+LNCCMD CMD(MAILPREP) PARM1('bob@example.test') PARM2('subject=\"Dry and encrypted\"')
+LNCCMD CMD(MAILTEXT) PARM1('Invoice 42.')
+LNCCMD CMD(MAILSEND)
+LNCCMD CMD(MAILEND)
+"
+    );
+    let script = dir.path().join("dry.clp");
+    std::fs::write(&script, src).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_lnccmd"))
+        .args(["run", "--dry-run", "--out"])
+        .arg(&out_dir)
+        .arg(&script)
+        .env_remove("LNCCMD_SMTP"));
+    assert!(out.status.success(), "{}", said(&out));
+    let files: Vec<PathBuf> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let raw = std::fs::read(&files[0]).unwrap();
+    assert!(raw.ends_with(b"\r\n") && !raw.ends_with(b"\r\n\r\n"));
+    let (passed, text) = OpenDkim::new(dir.path(), &[("dry", &record)]).verify(&files[0]);
+    assert!(passed, "opendkim -t on the dry-run file: {text}");
+    let clear = openssl_decrypt(&pki, &files[0]);
+    assert!(
+        find(&clear, b"Invoice 42.").is_some(),
+        "the dry-run file decrypts"
+    );
 }
