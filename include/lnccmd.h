@@ -150,6 +150,11 @@ typedef enum lnccmd_status {
    */
   LNCCMD_STATUS_CERT_ADDRESS = 307,
   /**
+   * The certificate's key is of a kind lnccmd cannot sign or encrypt
+   * with in CMS (RSA-PSS, Ed25519...): refused at MAILSMTP.
+   */
+  LNCCMD_STATUS_CERT_KEY_UNSUPPORTED = 308,
+  /**
    * Could not connect to the server (DNS, refused, unreachable).
    */
   LNCCMD_STATUS_CONNECT = 400,

@@ -14,6 +14,7 @@ use lettre::message::{Body, Mailbox, Message, MultiPart, SinglePart};
 
 use crate::charset::{BodyCharset, Transfer};
 use crate::error::{Error, LnccmdStatus, Result};
+use crate::header_protection::{self, Hp, LegacyDisplay, OBSCURED_SUBJECT};
 use crate::settings::Settings;
 
 /// A file given to MAILLATT, checked then; read at MAILSEND.
@@ -379,33 +380,82 @@ fn has_controls(text: &str) -> bool {
         || (b.contains(&0xc2) && text.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)))
 }
 
-fn text_part(subtype: &str, text: &str, charset: BodyCharset, protect: bool) -> Result<SinglePart> {
-    let ct = ContentType::parse(&format!("text/{subtype}; charset={}", charset.mime_name()))
-        .map_err(internal)?;
+/// `params`: more Content-Type parameters (`; name="value"`).
+fn text_part(
+    subtype: &str,
+    text: &str,
+    charset: BodyCharset,
+    protect: bool,
+    params: &str,
+) -> Result<SinglePart> {
+    let ct = ContentType::parse(&format!(
+        "text/{subtype}; charset={}{params}",
+        charset.mime_name()
+    ))
+    .map_err(internal)?;
     let builder = SinglePart::builder().header(ct);
     let (bytes, transfer) = charset.encode(text);
+    // A signed or encrypted part's quoted-printable never has a line that
+    // starts with `From ` (below).
+    let qp = |body: Body| {
+        if protect {
+            escape_from_lines(body)
+        } else {
+            body
+        }
+    };
     Ok(match transfer {
         // NUL and other control characters may not travel as 7bit text
         // (RFC 5322 §2.3); quoted-printable carries them as =00...
-        Transfer::Text if protect || has_controls(text) => builder.body(
-            Body::new_with_encoding(
+        Transfer::Text if protect || has_controls(text) => {
+            builder.body(qp(Body::new_with_encoding(
                 String::from_utf8(bytes).map_err(internal)?,
                 ContentTransferEncoding::QuotedPrintable,
             )
-            .map_err(|_| internal("quoted-printable"))?,
-        ),
+            .map_err(|_| internal("quoted-printable"))?))
+        }
         // 7-bit text (UTF-8 is QP-encoded by lettre): lettre turns LF into
         // CRLF and picks 7bit or quoted-printable so no line exceeds 998 octets.
         Transfer::Text => builder.body(String::from_utf8(bytes).map_err(internal)?),
-        Transfer::QuotedPrintable => builder.body(
-            Body::new_with_encoding(bytes, ContentTransferEncoding::QuotedPrintable)
-                .map_err(|_| internal("quoted-printable"))?,
-        ),
+        Transfer::QuotedPrintable => builder.body(qp(Body::new_with_encoding(
+            bytes,
+            ContentTransferEncoding::QuotedPrintable,
+        )
+        .map_err(|_| internal("quoted-printable"))?)),
         Transfer::Base64 => builder.body(
             Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
                 .map_err(|_| internal("base64"))?,
         ),
     })
+}
+
+/// Quoted-printable lines that start with `From ` get their `F` as `=46`
+/// (RFC 3156 §3, RFC 2045 §6.7 rule 1 allows encoding any octet): an mbox
+/// delivery turns such a line into `>From `, which breaks a signature
+/// (NeoMutt reported a verification failure from an mbox, issue #15 item
+/// 6). The quoted_printable crate lettre uses has no option for it. A line
+/// that would then be longer than 76 characters is split after the `=46rom`
+/// with a soft line break.
+fn escape_from_lines(body: Body) -> Body {
+    let encoded = body.into_vec();
+    if !encoded.starts_with(b"From ") && !encoded.windows(7).any(|w| w == b"\r\nFrom ") {
+        return Body::dangerous_pre_encoded(encoded, ContentTransferEncoding::QuotedPrintable);
+    }
+    let mut out = Vec::with_capacity(encoded.len() + 64);
+    for line in encoded.split_inclusive(|&b| b == b'\n') {
+        let Some(rest) = line.strip_prefix(b"From ") else {
+            out.extend_from_slice(line);
+            continue;
+        };
+        let text_len = line.len() - if line.ends_with(b"\r\n") { 2 } else { 0 };
+        out.extend_from_slice(b"=46rom");
+        if text_len + 2 > 76 {
+            out.extend_from_slice(b"=\r\n");
+        }
+        out.push(b' ');
+        out.extend_from_slice(rest);
+    }
+    Body::dangerous_pre_encoded(out, ContentTransferEncoding::QuotedPrintable)
 }
 
 /// `Content-Type` with a `name=` parameter, which Outlook-era clients show
@@ -481,14 +531,34 @@ fn related_html() -> Result<lettre::message::MultiPartBuilder> {
 /// with a Content-ID go with the HTML in multipart/related (inside the
 /// alternative, where Outlook, Thunderbird and Apple Mail all show them);
 /// every other file in multipart/mixed around it all.
-fn body(draft: &Draft, protect: bool) -> Result<Part> {
+///
+/// `legacy`: the main body parts (text, HTML) start with RFC 9788's legacy
+/// display element and are marked as carrying it.
+fn body(draft: &Draft, protect: bool, legacy: Option<&LegacyDisplay>) -> Result<Part> {
+    let main = |subtype: &str, t: &str| match legacy {
+        Some(l) => {
+            let shown = if subtype == "html" {
+                l.html(t)
+            } else {
+                l.text(t)
+            };
+            text_part(
+                subtype,
+                &shown,
+                draft.charset,
+                protect,
+                LegacyDisplay::PARAMETER,
+            )
+        }
+        None => text_part(subtype, t, draft.charset, protect, ""),
+    };
     let text = draft
         .text
         .as_deref()
-        .map(|t| text_part("plain", t, draft.charset, protect))
+        .map(|t| main("plain", t))
         .transpose()?;
     let html = match &draft.html {
-        Some(h) => Some(Part::Single(text_part("html", h, draft.charset, protect)?)),
+        Some(h) => Some(Part::Single(main("html", h)?)),
         None => None,
     };
     let mut mixed = Vec::new();
@@ -516,12 +586,7 @@ fn body(draft: &Draft, protect: bool) -> Result<Part> {
         )),
         (Some(t), None) => Some(Part::Single(t)),
         (None, Some(h)) => Some(h),
-        (None, None) if mixed.is_empty() => Some(Part::Single(text_part(
-            "plain",
-            "",
-            draft.charset,
-            protect,
-        )?)),
+        (None, None) if mixed.is_empty() => Some(Part::Single(main("plain", "")?)),
         (None, None) => None,
     };
     if mixed.is_empty() {
@@ -533,12 +598,52 @@ fn body(draft: &Draft, protect: bool) -> Result<Part> {
     Ok(multipart(MultiPart::mixed(), mixed))
 }
 
-/// Builds the message of `draft` as sent by `settings.sender` (docs/contract.md §5).
+/// The envelopes MAILSEND sends `draft` in, each a transaction of its own:
+/// one for every recipient, except when the message is encrypted to the
+/// recipients' certificates (`Encrypt` with `RecipientCerts`) and has Bcc
+/// recipients. Then To and Cc get one copy (if there are any) and each Bcc
+/// recipient a copy of its own, encrypted to the sender and that recipient
+/// only: a RecipientInfo names its certificate, so a Bcc recipient in the
+/// one message every recipient gets would be visible to all of them
+/// (issue #15 item 5). The first envelope is the To/Cc one.
+pub fn envelopes(settings: &Settings, draft: &Draft) -> Vec<Vec<Address>> {
+    let email = |m: &Mailbox| m.email.clone();
+    let visible: Vec<Address> = draft.to.iter().chain(&draft.cc).map(email).collect();
+    let sm = &settings.smime;
+    if !(sm.encrypt && sm.recipients.is_some()) || draft.bcc.is_empty() {
+        let mut all = visible;
+        all.extend(draft.bcc.iter().map(email));
+        return vec![all];
+    }
+    let mut out = Vec::with_capacity(draft.bcc.len() + 1);
+    if !visible.is_empty() {
+        out.push(visible);
+    }
+    out.extend(draft.bcc.iter().map(|m| vec![email(m)]));
+    out
+}
+
+/// Every recipient of every envelope has a certificate to encrypt to (when
+/// encrypting to recipients): checked before the first copy goes out, so
+/// that a missing certificate (304) never leaves some copies sent.
+pub fn check_certificates(settings: &Settings, envelopes: &[Vec<Address>]) -> Result<()> {
+    let sm = &settings.smime;
+    if let (true, Some(pool)) = (sm.encrypt, &sm.recipients) {
+        for r in envelopes.iter().flatten() {
+            crate::smime::recipient_cert(pool, r.as_ref())?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the message of `draft` as sent by `settings.sender` (docs/contract.md §5)
+/// to the envelope `rcpts` (one of `envelopes`): encrypted, it is
+/// encrypted to the sender and those recipients.
 ///
 /// The Message-ID is made at the first attempt and kept in the draft: a
 /// MAILSEND retried after a lost reply carries the same ID, so the receiving
-/// side can recognise a duplicate.
-pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
+/// side can recognise a duplicate. Every copy of a message has the same.
+pub fn compose(settings: &Settings, draft: &mut Draft, rcpts: &[Address]) -> Result<Outgoing> {
     let message_id = match &draft.message_id {
         Some(id) => id.clone(),
         None => draft
@@ -548,17 +653,41 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
     };
     let draft = &*draft;
     let date = rfc5322_date_now();
-    let rcpts: Vec<Address> = draft
-        .to
-        .iter()
-        .chain(&draft.cc)
-        .chain(&draft.bcc)
-        .map(|m| m.email.clone())
-        .collect();
+    let rcpts = rcpts.to_vec();
     let sm = &settings.smime;
-    let mut entity = body(draft, sm.active())?;
+    let hp = sm.active() && sm.rfc9788;
+    let reply = settings.reply.as_ref().map(|r| r.to_string());
+    let legacy =
+        (hp && sm.encrypt).then(|| LegacyDisplay::new(draft.subject.as_deref(), reply.as_deref()));
+    let mut entity = body(draft, sm.active(), legacy.as_ref())?;
     let mut encrypted_body = None;
-    let outer_subject = if sm.active() {
+    let (outer_subject, outer_all) = if hp {
+        // RFC 9788: the header fields go on the payload's root part; an
+        // encrypted message shows only what transport needs outside.
+        let hidden = sm.encrypt;
+        let subject = if hidden {
+            Some(sm.wrapper_subject.as_deref().unwrap_or(OBSCURED_SUBJECT))
+        } else {
+            draft.subject.as_deref()
+        };
+        // The outer header block as the message will have it (same
+        // builder, Date and Message-ID), for the HP-Outer records.
+        let outer = headers(settings, draft, &message_id, subject, !hidden);
+        let probe = Part::Single(SinglePart::plain(String::new()));
+        let outer = fold_header_lines(finish(outer, probe, &date, &rcpts, settings)?.formatted());
+        let multi = matches!(entity, Part::Multi(_));
+        let inner = headers(settings, draft, &message_id, draft.subject.as_deref(), true);
+        let inner = fold_header_lines(finish(inner, entity, &date, &rcpts, settings)?.formatted());
+        let kind = if hidden { Hp::Cipher } else { Hp::Clear };
+        let mut payload = header_protection::payload(&inner, kind, &outer);
+        drop(inner);
+        // As `entity_bytes`: a single part's last CRLF is the next delimiter's.
+        if !multi && payload.ends_with(b"\r\n") {
+            payload.truncate(payload.len() - 2);
+        }
+        (entity, encrypted_body) = protect_payload(settings, payload, &rcpts)?;
+        (subject, !hidden)
+    } else if sm.active() {
         if sm.secure_headers {
             // The whole message, headers included, is what is protected.
             let inner = headers(settings, draft, &message_id, draft.subject.as_deref(), true);
@@ -575,22 +704,25 @@ pub fn compose(settings: &Settings, draft: &mut Draft) -> Result<Outgoing> {
         }
         (entity, encrypted_body) = protect(settings, entity, &rcpts)?;
         if sm.secure_headers {
-            sm.wrapper_subject.as_deref()
+            (sm.wrapper_subject.as_deref(), false)
         } else {
-            draft.subject.as_deref()
+            (draft.subject.as_deref(), true)
         }
     } else {
-        draft.subject.as_deref()
+        (draft.subject.as_deref(), true)
     };
-    let outer = headers(
-        settings,
-        draft,
-        &message_id,
-        outer_subject,
-        !sm.secure_headers,
-    );
+    let outer = headers(settings, draft, &message_id, outer_subject, outer_all);
     let mut bytes = fold_header_lines(finish(outer, entity, &date, &rcpts, settings)?.formatted());
     if let Some(mut body) = encrypted_body {
+        // The message ends with a line break, as every other message does:
+        // what is sent, stored and dry-run written is these bytes exactly
+        // (issue #15 item 7: without it `opendkim -t` found no signature).
+        body.extend_from_slice(b"\r\n");
+        // The part was formatted with an empty body, whose line end is not
+        // wanted before the real one.
+        if bytes.ends_with(b"\r\n\r\n\r\n") {
+            bytes.truncate(bytes.len() - 2);
+        }
         // Headers in front of the body, in the body's buffer: realloc grows
         // it in place (mremap) rather than copying the whole message.
         body.splice(0..0, bytes);
@@ -799,16 +931,21 @@ fn finish(
 }
 
 /// The bytes a signature or an encryption covers: the entity as it will
-/// stand in the message, without the CRLF that belongs to the next boundary.
+/// stand in the message, without the CRLF that belongs to the next
+/// boundary. A multipart entity ends with its close-delimiter and a CRLF
+/// (vendor/README.md, patch 20: lettre writes one more CRLF after a nested
+/// multipart, which is the next delimiter's).
 fn entity_bytes(entity: &Part) -> Vec<u8> {
-    let mut bytes = match entity {
-        Part::Single(p) => p.formatted(),
+    match entity {
+        Part::Single(p) => {
+            let mut bytes = p.formatted();
+            if bytes.ends_with(b"\r\n") {
+                bytes.truncate(bytes.len() - 2);
+            }
+            bytes
+        }
         Part::Multi(p) => p.formatted(),
-    };
-    if bytes.ends_with(b"\r\n") {
-        bytes.truncate(bytes.len() - 2);
     }
-    bytes
 }
 
 /// Sign (multipart/signed, detached) then encrypt (application/pkcs7-mime),
@@ -827,52 +964,118 @@ fn protect(
         .as_ref()
         .ok_or_else(|| internal("no S/MIME identity"))?;
     if sm.sign {
-        let der = crate::smime::sign(id, &entity_bytes(&entity))?;
-        let sig = SinglePart::builder()
-            .header(
-                ContentType::parse("application/pkcs7-signature; name=\"smime.p7s\"")
-                    .map_err(internal)?,
-            )
-            .header(ContentDisposition::attachment("smime.p7s"))
-            .header(ContentTransferEncoding::Base64)
-            .body(der);
+        let sig = signature_part(id, &entity_bytes(&entity))?;
         entity = multipart(
             MultiPart::signed("application/pkcs7-signature".into(), "sha-256".into()),
             vec![entity, Part::Single(sig)],
         );
     }
     if sm.encrypt {
-        // The sender can always read what it sent (the vendor's behaviour);
-        // with RecipientCerts, every recipient too, or nothing is sent.
-        let mut certs = vec![id.cert.clone()];
-        if let Some(pool) = &sm.recipients {
-            for r in rcpts {
-                certs.push(crate::smime::recipient_cert(pool, r.as_ref())?.clone());
-            }
-        }
         // The clear entity is not needed once its bytes are taken: dropped
         // before encrypting, as the bytes are inside encrypt (peak memory).
         let content = entity_bytes(&entity);
         drop(entity);
-        let encoded = crate::smime::encrypt_base64(&certs, content, sm.algo)?;
-        let ct = format!(
-            "application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"",
-            sm.algo.smime_type()
-        );
-        // The part is built with an empty body; its base64 body is returned
-        // apart and put after the headers in place (see `compose`), so the
-        // message is never held twice in memory.
-        let part = SinglePart::builder()
-            .header(ContentType::parse(&ct).map_err(internal)?)
-            .header(ContentDisposition::attachment("smime.p7m"))
-            .header(ContentTransferEncoding::Base64)
-            .body(Body::dangerous_pre_encoded(
-                Vec::new(),
-                ContentTransferEncoding::Base64,
-            ));
-        return Ok((Part::Single(part), Some(encoded)));
+        return encrypted_part(settings, id, content, rcpts);
     }
     Ok((entity, None))
+}
+
+/// The `smime.p7s` part: a detached signature over `content`.
+fn signature_part(id: &crate::smime::Identity, content: &[u8]) -> Result<SinglePart> {
+    let der = crate::smime::sign(id, content)?;
+    Ok(SinglePart::builder()
+        .header(
+            ContentType::parse("application/pkcs7-signature; name=\"smime.p7s\"")
+                .map_err(internal)?,
+        )
+        .header(ContentDisposition::attachment("smime.p7s"))
+        .header(ContentTransferEncoding::Base64)
+        .body(der))
+}
+
+/// The application/pkcs7-mime part of `content` encrypted to the sender
+/// and, with RecipientCerts, to every one of `rcpts`; its base64 body is
+/// returned apart (the part has an empty one).
+fn encrypted_part(
+    settings: &Settings,
+    id: &crate::smime::Identity,
+    content: Vec<u8>,
+    rcpts: &[Address],
+) -> Result<(Part, Option<Vec<u8>>)> {
+    let sm = &settings.smime;
+    // The sender can always read what it sent (the vendor's behaviour);
+    // with RecipientCerts, every recipient too, or nothing is sent.
+    let mut certs = vec![id.cert.clone()];
+    if let Some(pool) = &sm.recipients {
+        for r in rcpts {
+            certs.push(crate::smime::recipient_cert(pool, r.as_ref())?.clone());
+        }
+    }
+    let algo = sm.algo.for_recipients(&certs);
+    let encoded = crate::smime::encrypt_base64(&certs, content, algo)?;
+    let ct = format!(
+        "application/pkcs7-mime; smime-type={}; name=\"smime.p7m\"",
+        algo.smime_type()
+    );
+    // The part is built with an empty body; its base64 body is returned
+    // apart and put after the headers in place (see `compose`), so the
+    // message is never held twice in memory.
+    let part = SinglePart::builder()
+        .header(ContentType::parse(&ct).map_err(internal)?)
+        .header(ContentDisposition::attachment("smime.p7m"))
+        .header(ContentTransferEncoding::Base64)
+        .body(Body::dangerous_pre_encoded(
+            Vec::new(),
+            ContentTransferEncoding::Base64,
+        ));
+    Ok((Part::Single(part), Some(encoded)))
+}
+
+/// `protect` for an RFC 9788 payload, which is bytes: the header fields on
+/// its root part are none that lettre's parts can carry (a part has only
+/// its MIME headers), so the multipart/signed around it is written here,
+/// with lettre's boundary and signature part: `--B`, the payload, `--B`,
+/// the signature part, `--B--`, each close-delimiter ending with CRLF.
+fn protect_payload(
+    settings: &Settings,
+    payload: Vec<u8>,
+    rcpts: &[Address],
+) -> Result<(Part, Option<Vec<u8>>)> {
+    let sm = &settings.smime;
+    let id = sm
+        .identity
+        .as_ref()
+        .ok_or_else(|| internal("no S/MIME identity"))?;
+    let mut content = payload;
+    if sm.sign {
+        let sig = signature_part(id, &content)?;
+        let boundary = MultiPart::signed("application/pkcs7-signature".into(), "sha-256".into())
+            .singlepart(SinglePart::plain(String::new()))
+            .boundary();
+        let mut body = Vec::with_capacity(content.len() + 8192);
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        body.extend_from_slice(&content);
+        body.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
+        body.extend_from_slice(&sig.formatted());
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        drop(content);
+        let ct = format!(
+            "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"{boundary}\""
+        );
+        let signed = Part::Single(
+            SinglePart::builder()
+                .header(ContentType::parse(&ct).map_err(internal)?)
+                .body(Body::dangerous_pre_encoded(
+                    body,
+                    ContentTransferEncoding::SevenBit,
+                )),
+        );
+        if !sm.encrypt {
+            return Ok((signed, None));
+        }
+        content = entity_bytes(&signed);
+    }
+    encrypted_part(settings, id, content, rcpts)
 }
 
 #[cfg(test)]

@@ -68,6 +68,9 @@ pub enum LnccmdStatus {
     CertKeyMismatch = 306,
     /// The certificate is not for the Sender's address.
     CertAddress = 307,
+    /// The certificate's key is of a kind lnccmd cannot sign or encrypt
+    /// with in CMS (RSA-PSS, Ed25519...): refused at MAILSMTP.
+    CertKeyUnsupported = 308,
     /// Could not connect to the server (DNS, refused, unreachable).
     Connect = 400,
     /// The server did not answer within Timeout.
@@ -145,6 +148,7 @@ impl LnccmdStatus {
         Self::CertExpired,
         Self::CertKeyMismatch,
         Self::CertAddress,
+        Self::CertKeyUnsupported,
         Self::Connect,
         Self::Timeout,
         Self::TlsHandshake,
@@ -206,6 +210,7 @@ impl LnccmdStatus {
             Self::CertExpired => c"certificate expired or not yet valid",
             Self::CertKeyMismatch => c"private key does not match the certificate",
             Self::CertAddress => c"certificate is not for the sender's address",
+            Self::CertKeyUnsupported => c"certificate key type not usable for S/MIME",
             Self::Connect => c"cannot connect to the SMTP server",
             Self::Timeout => c"timed out waiting for the SMTP server",
             Self::TlsHandshake => c"TLS handshake failed",

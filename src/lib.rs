@@ -46,6 +46,7 @@ pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
 mod files;
+mod header_protection;
 mod logfile;
 mod oauth2;
 mod props;

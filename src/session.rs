@@ -781,12 +781,18 @@ impl Session {
                 "the message has no recipient: give one in MAILPREP's PARM1 or with MAILTO, MAILCC or MAILBCC",
             ));
         }
-        let out = compose::compose(&self.settings, draft)?;
+        let envelopes = compose::envelopes(&self.settings, draft);
+        compose::check_certificates(&self.settings, &envelopes)?;
+        let out = compose::compose(&self.settings, draft, &envelopes[0])?;
         let opts = transport::Options { dsn: draft.dsn };
         record.message_id = out.message_id.clone();
         record.size = out.bytes.len();
         if let Some(dir) = dry {
             crate::dryrun::write(dir, &out)?;
+            for rcpts in &envelopes[1..] {
+                let draft = self.draft.as_mut().expect("the draft is kept until sent");
+                crate::dryrun::write(dir, &compose::compose(&self.settings, draft, rcpts)?)?;
+            }
             self.draft = None;
             self.journal = Journal::default();
             return Ok(());
@@ -800,6 +806,14 @@ impl Session {
                 return Err(e);
             }
         };
+        // The first copy went out: from here on the draft is never sent
+        // again as a whole (that would give its recipients the message
+        // twice). A Bcc copy that fails is reported with the refused
+        // recipients, 501 (`send_separate_copies`).
+        let mut refused = delivery.refused.clone();
+        let mut rcpt_count = out.rcpts.len();
+        let copies_failed = self.send_separate_copies(&envelopes[1..], &opts, &mut refused);
+        rcpt_count += envelopes[1..].iter().map(Vec::len).sum::<usize>();
         self.draft = None;
         self.journal = Journal::default();
         self.last = Some(LastSend {
@@ -830,19 +844,63 @@ impl Session {
                 .reply
                 .push_str(" (useTestMode: the server certificate was not verified)");
         }
-        if delivery.refused.is_empty() {
+        if refused.is_empty() {
             return Ok(());
         }
-        let list = transport::describe_refused(&delivery.refused);
+        let list = transport::describe_refused(&refused);
         Err(Error::new(
             LnccmdStatus::PartialDelivery,
             format!(
-                "message {} sent, but {} of {} recipients refused: {list}",
+                "message {} sent, but {} of {} recipients {}: {list}",
                 out.message_id,
-                delivery.refused.len(),
-                out.rcpts.len()
+                refused.len(),
+                rcpt_count,
+                if copies_failed {
+                    "refused or not reached (a Bcc recipient's own copy failed: send that recipient a new message, not this one again)"
+                } else {
+                    "refused"
+                }
             ),
         ))
+    }
+
+    /// The Bcc recipients' own encrypted copies (`compose::envelopes`),
+    /// after the To/Cc copy was sent: each is composed and sent (with
+    /// `Retries`) on its own; a copy that cannot be sent adds its recipient
+    /// to `refused` with the reason, and the others still go. Returns
+    /// whether one failed.
+    fn send_separate_copies(
+        &mut self,
+        envelopes: &[Vec<lettre::Address>],
+        opts: &transport::Options,
+        refused: &mut Vec<(lettre::Address, String)>,
+    ) -> bool {
+        let mut failed = false;
+        for rcpts in envelopes {
+            let draft = self.draft.as_mut().expect("the draft is kept until sent");
+            let sent = compose::compose(&self.settings, draft, rcpts)
+                .and_then(|copy| self.send_with_retries(&copy, opts));
+            match sent {
+                Ok(d) => refused.extend(d.refused),
+                Err(e) => {
+                    failed = true;
+                    let why = if e.status == LnccmdStatus::DeliveryUncertain {
+                        format!(
+                            "its own copy may have arrived, its answer never came (409): check before sending it again: {}",
+                            e.detail
+                        )
+                    } else {
+                        format!(
+                            "its own copy was not sent ({}): {}",
+                            e.status.code(),
+                            e.detail
+                        )
+                    };
+                    refused.extend(rcpts.iter().map(|a| (a.clone(), why.clone())));
+                }
+            }
+        }
+        failed
     }
 }
 

@@ -130,7 +130,11 @@ pub struct Settings {
 pub struct Smime {
     pub sign: bool,
     pub encrypt: bool,
+    /// `SecureHeaders` on, either mode: `secure_headers` alone is the RFC
+    /// 8551 §3.1 message/rfc822 wrapper (LAUNCHER's), with `rfc9788` RFC 9788
+    /// header protection (`SecureHeaders=RFC9788`).
     pub secure_headers: bool,
+    pub rfc9788: bool,
     /// Subject of the outer message with SecureHeaders (none when empty).
     pub wrapper_subject: Option<String>,
     /// Loaded when Sign or Encrypt is on.
@@ -868,7 +872,20 @@ pub fn parse(parm1: &str) -> Result<Settings> {
             Key::AllowPlainAuth => allow_plain_auth = parse_bool(name, v)?,
             Key::Sign => sm.sign = parse_bool(name, v)?,
             Key::Encrypt => sm.encrypt = parse_bool(name, v)?,
-            Key::SecureHeaders => sm.secure_headers = parse_bool(name, v)?,
+            Key::SecureHeaders => {
+                // `RFC9788` (or `HP`) is the header protection of RFC 9788;
+                // true/yes/1 the wrapper, as LAUNCHER writes it.
+                sm.rfc9788 = v.is_some_and(|v| {
+                    v.eq_ignore_ascii_case("RFC9788") || v.eq_ignore_ascii_case("HP")
+                });
+                sm.secure_headers = sm.rfc9788
+                    || v.is_some_and(|v| v.eq_ignore_ascii_case("wrapper"))
+                    || parse_bool(name, v).map_err(|mut e| {
+                        e.detail
+                            .push_str(", or RFC9788 (header protection) or WRAPPER");
+                        e
+                    })?;
+            }
             Key::UserId => {
                 let v = text_value(p, name, false)?;
                 user = (!v.is_empty()).then_some(v);

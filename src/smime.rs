@@ -6,12 +6,10 @@ use std::path::Path;
 
 use once_cell::sync::Lazy;
 use openssl::asn1::Asn1Time;
-use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::nid::Nid;
 use openssl::pkcs12::Pkcs12;
-use openssl::pkey::{PKey, Private};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
 use openssl::provider::Provider;
-use openssl::stack::Stack;
 use openssl::symm::Cipher;
 use openssl::x509::X509;
 
@@ -74,6 +72,32 @@ impl Algo {
         }
     }
 
+    /// The algorithm to encrypt to `certs` with: this one, except that a
+    /// GCM mode becomes CBC of the same key size when a certificate's
+    /// SMIMECapabilities extension (RFC 4262) lists what its owner reads
+    /// and that GCM mode is not among them (RFC 8551 §2.7.1: use what every
+    /// recipient announces). A certificate without the extension says
+    /// nothing, and `EncryptAlgo` stands.
+    pub fn for_recipients(self, certs: &[X509]) -> Algo {
+        let (cbc, nid) = match self {
+            Algo::Aes128Gcm => (Algo::Aes128Cbc, Nid::AES_128_GCM),
+            Algo::Aes256Gcm => (Algo::Aes256Cbc, Nid::AES_256_GCM),
+            cbc => return cbc,
+        };
+        let Some(oid) = nid
+            .short_name()
+            .ok()
+            .and_then(|n| openssl::asn1::Asn1Object::from_str(n).ok())
+        else {
+            return cbc;
+        };
+        let refuses = |c: &X509| {
+            crate::cms_stream::certificate_capabilities(c)
+                .is_some_and(|caps| !caps.iter().any(|o| o.as_slice() == oid.as_slice()))
+        };
+        if certs.iter().any(refuses) { cbc } else { self }
+    }
+
     /// GCM gives AuthEnvelopedData (RFC 5083), labelled as RFC 8551 says.
     pub fn smime_type(self) -> &'static str {
         match self {
@@ -107,6 +131,30 @@ pub fn cert_emails(cert: &X509) -> Vec<String> {
         }
     }
     out
+}
+
+/// Why a key cannot be used in CMS by lnccmd, if it cannot: only RSA with
+/// the rsaEncryption OID and EC keys sign and receive keys correctly with
+/// OpenSSL 3.0. An RSA-PSS key signs with PSS but OpenSSL labels the
+/// signature rsaEncryption (RFC 4056 §2 wants rsassaPss), which no
+/// verifier accepts, and it cannot receive a transported key; Ed25519 and
+/// Ed448 fail in OpenSSL 3.0's CMS signing. Refused at MAILSMTP, so that
+/// no MAILSEND fails later with OpenSSL's text (issue #15 item 2).
+pub fn unusable_key<T: HasPublic>(key: &PKeyRef<T>) -> Option<String> {
+    match key.id() {
+        Id::RSA | Id::EC => None,
+        Id::RSA_PSS => Some(
+            "has an RSA-PSS key (id-RSASSA-PSS), which S/MIME signatures and encryption cannot use here: get a certificate for an RSA key with the rsaEncryption algorithm, or an EC key".into(),
+        ),
+        Id::ED25519 | Id::ED448 => Some(
+            "has an Ed25519/Ed448 key, which OpenSSL 3.0 cannot use for S/MIME (CMS): get a certificate for an RSA or EC key".into(),
+        ),
+        other => Some(format!(
+            "has a key of type {} (OpenSSL id {}), which lnccmd cannot use for S/MIME: get a certificate for an RSA or EC key",
+            Nid::from_raw(other.as_raw()).short_name().unwrap_or("unknown"),
+            other.as_raw()
+        )),
+    }
 }
 
 /// Whether `cert` is valid now (not before, not after).
@@ -186,6 +234,9 @@ pub fn load_identity(file: &str, password: &str, sender: &str) -> Result<Identit
             "holds a private key that does not belong to its certificate".into(),
         ));
     }
+    if let Some(why) = unusable_key(&key) {
+        return Err(cert_error(LnccmdStatus::CertKeyUnsupported, file, why));
+    }
     validity(&cert).map_err(|why| {
         cert_error(
             LnccmdStatus::CertExpired,
@@ -256,7 +307,25 @@ pub fn load_recipient_certs(spec: &str) -> Result<Vec<X509>> {
             .filter(|s| !s.is_empty())
             .or_else(|| X509::from_der(&bytes).ok().map(|c| vec![c]));
         match parsed {
-            Some(c) => certs.extend(c),
+            Some(c) => {
+                for cert in &c {
+                    let why = match cert.public_key() {
+                        Ok(k) => unusable_key(&k),
+                        Err(e) => Some(format!("has a public key OpenSSL cannot read: {e}")),
+                    };
+                    if let Some(why) = why {
+                        return Err(Error::new(
+                            LnccmdStatus::CertKeyUnsupported,
+                            format!(
+                                "recipient certificate '{}' ({}) {why}",
+                                printable(&f.to_string_lossy()),
+                                cert_emails(cert).join(", ")
+                            ),
+                        ));
+                    }
+                }
+                certs.extend(c)
+            }
             None if !explicit => {}
             None => {
                 return Err(Error::new(
@@ -298,29 +367,15 @@ pub fn recipient_cert<'a>(certs: &'a [X509], addr: &str) -> Result<&'a X509> {
 }
 
 /// Detached CMS SignedData (DER) over `content`, exactly these bytes
-/// (BINARY: no line-end conversion), with the chain, signing time and
-/// SMIMECapabilities (OpenSSL adds both). SHA-256: OpenSSL's default digest
-/// for RSA and EC keys.
+/// (BINARY: no line-end conversion), SHA-256, with the chain and the
+/// signed attributes of `cms_stream::sign_detached`.
 pub fn sign(id: &Identity, content: &[u8]) -> Result<Vec<u8>> {
-    let fail = |e: openssl::error::ErrorStack| {
+    crate::cms_stream::sign_detached(&id.cert, &id.key, &id.chain, content).map_err(|e| {
         Error::new(
             LnccmdStatus::SignFailed,
             format!("signing with '{}' failed: {e}", printable(&id.file)),
         )
-    };
-    let mut chain = Stack::new().map_err(fail)?;
-    for c in &id.chain {
-        chain.push(c.clone()).map_err(fail)?;
-    }
-    let cms = CmsContentInfo::sign(
-        Some(&id.cert),
-        Some(&id.key),
-        Some(&chain),
-        Some(content),
-        CMSOptions::DETACHED | CMSOptions::BINARY,
-    )
-    .map_err(fail)?;
-    cms.to_der().map_err(fail)
+    })
 }
 
 /// CMS EnvelopedData (or AuthEnvelopedData for GCM) of `content` for every

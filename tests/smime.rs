@@ -7,195 +7,13 @@
 mod common;
 
 use common::pki::Pki;
+use common::smime::{Gpgsm, entity_find, p7m_der, run_ok, split_signed};
 use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const PW: &str = "p12-Secret!";
-
-fn run_ok(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// A GnuPG home for gpgsm: the test CA trusted, CRL checks off.
-struct Gpgsm {
-    home: tempfile::TempDir,
-}
-
-impl Gpgsm {
-    fn new(pki: &Pki) -> Gpgsm {
-        let home = tempfile::tempdir().unwrap();
-        let h = home.path();
-        std::fs::write(
-            h.join("gpgsm.conf"),
-            "disable-crl-checks\ndisable-dirmngr\n",
-        )
-        .unwrap();
-        std::fs::write(h.join("gpg-agent.conf"), "allow-loopback-pinentry\n").unwrap();
-        let ca =
-            openssl::x509::X509::from_pem(&std::fs::read(pki.path("ca.pem")).unwrap()).unwrap();
-        let fp = ca.digest(openssl::hash::MessageDigest::sha1()).unwrap();
-        let fp: Vec<String> = fp.iter().map(|b| format!("{b:02X}")).collect();
-        std::fs::write(
-            h.join("trustlist.txt"),
-            format!("{} S relax\n", fp.join(":")),
-        )
-        .unwrap();
-        let g = Gpgsm { home };
-        run_ok(g.cmd().args(["--import"]).arg(pki.path("ca.pem")));
-        g
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("gpgsm");
-        c.env("GNUPGHOME", self.home.path())
-            .args(["--batch", "--status-fd", "1"]);
-        c
-    }
-
-    /// Runs gpgsm with `args`, the passphrase on its standard input; its
-    /// error output when it fails.
-    fn with_passphrase(&self, args: &[&std::ffi::OsStr]) -> Result<(), String> {
-        let mut child = self
-            .cmd()
-            .args(["--pinentry-mode", "loopback", "--passphrase-fd", "0"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PW}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-
-    /// Imports a 3DES .p12 (gpgsm 2.2 cannot read OpenSSL 3's default),
-    /// made by `make`. gpgsm 2.2's PKCS#12 reader now and then fails to
-    /// decrypt a file that openssl reads back with the same password
-    /// ("decryption failed; trying charset ...": seen twice in about ten
-    /// full runs, never alone): the same key and certificate in a newly
-    /// made file (a new salt) are imported then. Any other failure, or
-    /// three in a row, fails the test.
-    fn import_key(&self, make: impl Fn() -> PathBuf) {
-        let mut last = String::new();
-        for _ in 0..3 {
-            match self.with_passphrase(&["--import".as_ref(), make().as_os_str()]) {
-                Ok(()) => return,
-                Err(e) if e.contains("decryption failed") => last = e,
-                Err(e) => panic!("gpgsm import: {e}"),
-            }
-        }
-        panic!("gpgsm import, three times: {last}");
-    }
-
-    /// GOODSIG and full trust, over exactly these bytes.
-    fn verify(&self, content: &[u8], sig: &[u8]) {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("content"), content).unwrap();
-        std::fs::write(dir.path().join("sig.p7s"), sig).unwrap();
-        let out = self
-            .cmd()
-            .arg("--verify")
-            .arg(dir.path().join("sig.p7s"))
-            .arg(dir.path().join("content"))
-            .output()
-            .unwrap();
-        let status = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            status.contains("GOODSIG") && status.contains("TRUST_FULLY"),
-            "gpgsm did not verify: {status}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn decrypt(&self, der: &[u8]) -> Vec<u8> {
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("msg.p7m");
-        let out = dir.path().join("out");
-        std::fs::write(&input, der).unwrap();
-        self.with_passphrase(&[
-            "--output".as_ref(),
-            out.as_os_str(),
-            "--decrypt".as_ref(),
-            input.as_os_str(),
-        ])
-        .unwrap_or_else(|e| panic!("gpgsm decrypt: {e}"));
-        std::fs::read(out).unwrap()
-    }
-}
-
-impl Drop for Gpgsm {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .env("GNUPGHOME", self.home.path())
-            .args(["--kill", "gpg-agent"])
-            .status();
-    }
-}
-
-/// The two halves of a multipart/signed message, cut at byte level: the
-/// signed entity (without the CRLF before the boundary) and the DER signature.
-fn split_signed(entity: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let text = String::from_utf8_lossy(entity).to_string();
-    let head_end = text.find("\r\n\r\n").unwrap();
-    let head = text[..head_end]
-        .replace("\r\n ", " ")
-        .replace("\r\n\t", " ");
-    let ct = head
-        .lines()
-        .find(|l| {
-            l.to_ascii_lowercase()
-                .starts_with("content-type: multipart/signed")
-        })
-        .expect("a multipart/signed entity");
-    let b = ct
-        .split("boundary=")
-        .nth(1)
-        .unwrap()
-        .trim_start_matches('"');
-    let boundary = b[..b.find(['"', ';']).unwrap_or(b.len())].to_string();
-    let delim = format!("--{boundary}\r\n");
-    let first = entity_find(entity, delim.as_bytes(), 0) + delim.len();
-    let next = format!("\r\n--{boundary}\r\n");
-    let end = entity_find(entity, next.as_bytes(), first);
-    let signed = entity[first..end].to_vec();
-    let sig_part = &entity[end + next.len()..];
-    let body_start = entity_find(sig_part, b"\r\n\r\n", 0) + 4;
-    let close = format!("\r\n--{boundary}--");
-    let body_end = entity_find(sig_part, close.as_bytes(), body_start);
-    let b64: String = String::from_utf8_lossy(&sig_part[body_start..body_end])
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    (signed, openssl::base64::decode_block(&b64).unwrap())
-}
-
-fn entity_find(hay: &[u8], needle: &[u8], from: usize) -> usize {
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
-        .expect("delimiter")
-}
 
 /// `openssl cms -verify` against the test CA; returns what was signed.
 fn openssl_verify(pki: &Pki, message: &Path) -> Vec<u8> {
@@ -233,16 +51,6 @@ fn parse(entity: &[u8]) -> Value {
             .arg(&f),
     );
     serde_json::from_slice(&out).unwrap()
-}
-
-/// The base64 body of a single-part message (the .p7m).
-fn p7m_der(raw: &[u8]) -> Vec<u8> {
-    let start = entity_find(raw, b"\r\n\r\n", 0) + 4;
-    let b64: String = String::from_utf8_lossy(&raw[start..])
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    openssl::base64::decode_block(&b64).unwrap()
 }
 
 fn smime_props(server: &SmtpServer, p12: &Path, extra: &str) -> String {
@@ -737,4 +545,160 @@ fn the_certificate_password_never_reaches_the_wire() {
     let wire = String::from_utf8_lossy(&tap.bytes()).to_string();
     assert!(wire.contains("DATA"), "the tap saw the session");
     assert_no_secret("the wire", &wire);
+}
+
+/// The serial numbers of the certificates an encrypted message's
+/// RecipientInfos name, as `openssl cms -cmsout -print` shows them.
+fn recipient_serials(message: &Path) -> String {
+    let printed = run_ok(
+        Command::new("openssl")
+            .args(["cms", "-cmsout", "-print", "-in"])
+            .arg(message),
+    );
+    String::from_utf8_lossy(&printed)
+        .lines()
+        .filter(|l| l.trim_start().starts_with("serialNumber:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn serial_of(cert: &Path) -> String {
+    let c = openssl::x509::X509::from_pem(&std::fs::read(cert).unwrap()).unwrap();
+    let bn = c.serial_number().to_bn().unwrap();
+    // openssl prints the serial in decimal when it fits 64 bits, else in hex.
+    let dec = bn.to_dec_str().unwrap().to_string();
+    let hex = bn.to_hex_str().unwrap().to_string();
+    format!("{dec}|{hex}")
+}
+
+fn names(printed: &str, cert: &Path) -> bool {
+    let s = serial_of(cert);
+    let (dec, hex) = s.split_once('|').unwrap();
+    printed.lines().any(|l| {
+        let v = l.trim().trim_start_matches("serialNumber:").trim();
+        let v = v.split_whitespace().next().unwrap_or("");
+        v == dec || v.trim_start_matches("0x").eq_ignore_ascii_case(hex)
+    })
+}
+
+/// Issue #15 item 5: each Bcc recipient gets an encrypted copy of its own,
+/// in a transaction of its own, and the To/Cc copy names no Bcc
+/// certificate; the Bcc recipients cannot read the To/Cc copy nor each
+/// other's. A Bcc copy the server refuses after the To/Cc copy went out is
+/// 501 naming that recipient, the draft is cleared, and nothing is sent
+/// twice.
+#[test]
+fn bcc_recipients_get_their_own_encrypted_copy() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let rsa = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
+    let (dave_key, dave, _) =
+        common::smime::self_signed(dir.path(), "dave", "dave@example.test", &rsa, None, None);
+    let (erin_key, erin, _) =
+        common::smime::self_signed(dir.path(), "erin", "erin@example.test", &rsa, None, None);
+    let (_, reject, _) = common::smime::self_signed(
+        dir.path(),
+        "reject",
+        "reject-me@example.test",
+        &rsa,
+        None,
+        None,
+    );
+    let certs = format!(
+        "{};{};{};{};{}",
+        pki.path("bob.pem").display(),
+        pki.path("carol.pem").display(),
+        dave.display(),
+        erin.display(),
+        reject.display()
+    );
+    let server = SmtpServer::start();
+    let extra = format!("Encrypt=true;Sign=true;RecipientCerts=\"{certs}\"");
+    let mut h = 0;
+    ok(
+        &mut h,
+        "MAILSMTP",
+        &smime_props(&server, &pki.p12("tech", PW, "aes"), &extra),
+        "",
+    );
+    invoice(&mut h, "bob@example.test", "with Bcc");
+    ok(&mut h, "MAILCC", "carol@example.test", "");
+    ok(&mut h, "MAILBCC", "dave@example.test", "");
+    ok(&mut h, "MAILBCC", "erin@example.test", "");
+    ok(&mut h, "MAILSEND", "", "");
+    let msgs = server.wait_for(3);
+    assert_eq!(rcpts(&msgs[0]), ["bob@example.test", "carol@example.test"]);
+    assert_eq!(rcpts(&msgs[1]), ["dave@example.test"]);
+    assert_eq!(rcpts(&msgs[2]), ["erin@example.test"]);
+    let main = recipient_serials(&stored(&server, 1));
+    for (cert, in_main) in [
+        (pki.path("bob.pem"), true),
+        (pki.path("carol.pem"), true),
+        (pki.path("tech.pem"), true),
+        (dave.clone(), false),
+        (erin.clone(), false),
+    ] {
+        assert_eq!(
+            names(&main, &cert),
+            in_main,
+            "{cert:?} in the To/Cc copy:\n{main}"
+        );
+    }
+    let dave_copy = recipient_serials(&stored(&server, 2));
+    assert!(
+        names(&dave_copy, &dave)
+            && !names(&dave_copy, &erin)
+            && !names(&dave_copy, &pki.path("bob.pem"))
+    );
+    // Who can read which copy: openssl -decrypt fails without a RecipientInfo.
+    let try_decrypt = |i: usize, cert: &Path, key: &Path| {
+        Command::new("openssl")
+            .args(["cms", "-decrypt", "-in"])
+            .arg(stored(&server, i))
+            .arg("-recip")
+            .arg(cert)
+            .arg("-inkey")
+            .arg(key)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(!try_decrypt(1, &dave, &dave_key));
+    assert!(!try_decrypt(2, &erin, &erin_key));
+    for (i, cert, key) in [(2, &dave, &dave_key), (3, &erin, &erin_key)] {
+        assert!(try_decrypt(i, cert, key));
+        // The same message: same Message-ID and headers, no Bcc header, signed.
+        assert_eq!(
+            header(&msgs[i - 1], "Message-ID"),
+            header(&msgs[0], "Message-ID")
+        );
+        assert_eq!(header(&msgs[i - 1], "To"), Some("bob@example.test"));
+        assert_eq!(header(&msgs[i - 1], "Bcc"), None);
+        let clear = openssl_decrypt(&pki, &stored(&server, i), "tech");
+        let f = dir.path().join("clear.eml");
+        std::fs::write(&f, &clear).unwrap();
+        check_invoice(&parse(&openssl_verify(&pki, &f)));
+    }
+    // A Bcc copy refused after the To/Cc copy was sent: 501 naming it, the
+    // other Bcc copy still sent, the draft cleared, nothing sent twice.
+    ok(&mut h, "MAILPREP", "bob@example.test", "subject=\"second\"");
+    ok(&mut h, "MAILTEXT", "second", "");
+    ok(&mut h, "MAILBCC", "reject-me@example.test", "");
+    ok(&mut h, "MAILBCC", "dave@example.test", "");
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_eq!(rc, 501, "{text}");
+    assert!(
+        text.contains("reject-me@example.test")
+            && text.contains("own copy")
+            && !text.contains("<dave@"),
+        "{text}"
+    );
+    let msgs = server.wait_for(5);
+    assert_eq!(rcpts(&msgs[3]), ["bob@example.test"]);
+    assert_eq!(rcpts(&msgs[4]), ["dave@example.test"]);
+    let (rc, text) = call(&mut h, "MAILSEND", "", "");
+    assert_ne!(rc, 0, "{text}");
+    ok(&mut h, "MAILEND", "", "");
+    assert_eq!(server.messages().len(), 5, "a message was sent twice");
 }

@@ -9,6 +9,7 @@ pub mod oauth2;
 pub mod opensmtpd;
 pub mod pki;
 pub mod postfix;
+pub mod smime;
 
 use std::ffi::{CStr, CString};
 use std::io::{BufRead, BufReader};

@@ -398,6 +398,14 @@ impl MultiPart {
             out.extend_from_slice(boundary.as_bytes());
             out.extend_from_slice(b"\r\n");
             part.format(out);
+            // lnccmd patch: a nested multipart's close-delimiter ends with
+            // its own CRLF, before the CRLF of the next delimiter (as
+            // OpenSSL's S/MIME writer does). Upstream ended the part at
+            // `--inner--`; GMime and JavaMail re-serialise it with a CRLF
+            // and then hash other bytes than were signed.
+            if let Part::Multi(_) = part {
+                out.extend_from_slice(b"\r\n");
+            }
         }
 
         out.extend_from_slice(b"--");

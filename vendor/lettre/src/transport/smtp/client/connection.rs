@@ -342,8 +342,21 @@ impl SmtpConnection {
     {
         let mut codec = ClientCodec::new();
         self.end_of_data_sent = false;
+        // lnccmd patch: the last two bytes of the content, so that a message
+        // ending with CRLF gets only `.\r\n` (RFC 5321 §4.1.1.4: the CRLF of
+        // `<CRLF>.<CRLF>` ends the last line). Upstream always wrote
+        // `\r\n.\r\n`, which added an empty line to such a message, so
+        // what arrived was not the bytes that were signed or stored.
+        let mut tail = [0u8; 2];
+        let mut content_len = 0usize;
         for message_part in message {
             let message_part = message_part.as_ref();
+            match message_part.len() {
+                0 => {}
+                1 => tail = [tail[1], message_part[0]],
+                n => tail = [message_part[n - 2], message_part[n - 1]],
+            }
+            content_len += message_part.len();
             let mut out_buf = Vec::with_capacity(message_part.len());
             codec.encode(message_part, &mut out_buf);
             self.writing_content = true;
@@ -351,7 +364,11 @@ impl SmtpConnection {
             self.writing_content = false;
             written?;
         }
-        self.write(b"\r\n.\r\n")?;
+        if content_len >= 2 && tail == *b"\r\n" {
+            self.write(b".\r\n")?;
+        } else {
+            self.write(b"\r\n.\r\n")?;
+        }
         self.end_of_data_sent = true;
 
         self.read_response()
