@@ -675,8 +675,9 @@ fn ec_recipients_get_the_sha256_kdf() {
 /// each DKIM-signed with RSA and with Ed25519, verified by Mail::DKIM,
 /// OpenDKIM (`opendkim -t`, the key from `TestPublicKeys`) and Node
 /// mailauth, the public key given in place of DNS; a changed byte of the
-/// body fails with each. Mail::DKIM on Debian 12 has no Ed25519 (it needs
-/// Crypt::PK::Ed25519): RSA only there.
+/// body fails with each. Mail::DKIM on Debian 12 has no Ed25519: with
+/// Crypt::PK::Ed25519 installed (libcryptx-perl) it still answers
+/// "unsupported algorithm ed25519-sha256" (measured): RSA only there.
 #[test]
 fn dkim_verifies_with_mail_dkim_opendkim_and_mailauth() {
     use openssl::pkey::PKey;
