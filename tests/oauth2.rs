@@ -264,12 +264,12 @@ fn expired_tokens_are_renewed_across_100_messages_and_sessions() {
     // The server closes the connection after each message, so each message
     // needs a new connection and AUTH, with a token still valid.
     let s = setup_with(json!({}), &["--close-after-message"]);
-    s.oauth.set_ttl(2);
+    s.oauth.set_ttl(3);
     let mut h = open_with(&s.props());
     for i in 0..100 {
         if i == 50 {
             // Past the first tokens' lifetime, whatever the speed.
-            std::thread::sleep(Duration::from_millis(2100));
+            std::thread::sleep(Duration::from_millis(3100));
         }
         let (rc, text) = send(&mut h, "anna@example.test", &format!("m{i}"));
         assert_eq!(rc, 0, "message {i}: {text}");
