@@ -680,37 +680,13 @@ fn ec_recipients_get_the_sha256_kdf() {
 /// "unsupported algorithm ed25519-sha256" (measured): RSA only there.
 #[test]
 fn dkim_verifies_with_mail_dkim_opendkim_and_mailauth() {
-    use openssl::pkey::PKey;
     let pki = Pki::new();
     let server = SmtpServer::start();
     let keys = tempfile::tempdir().unwrap();
-    let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-    let ed = PKey::generate_ed25519().unwrap();
-    std::fs::write(
-        keys.path().join("rsa.pem"),
-        rsa.private_key_to_pem_pkcs8().unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        keys.path().join("ed.pem"),
-        ed.private_key_to_pem_pkcs8().unwrap(),
-    )
-    .unwrap();
+    let (rsa_pub, ed_pub) = common::smime::dkim_keys(keys.path());
     let records = [
-        (
-            "rsa",
-            format!(
-                "v=DKIM1; k=rsa; p={}",
-                openssl::base64::encode_block(&rsa.public_key_to_der().unwrap())
-            ),
-        ),
-        (
-            "ed",
-            format!(
-                "v=DKIM1; k=ed25519; p={}",
-                openssl::base64::encode_block(&ed.raw_public_key().unwrap())
-            ),
-        ),
+        ("rsa", format!("v=DKIM1; k=rsa; p={rsa_pub}")),
+        ("ed", format!("v=DKIM1; k=ed25519; p={ed_pub}")),
     ];
     let certs = format!("RecipientCerts=\"{}\"", pki.path("bob.pem").display());
     let modes = [

@@ -440,24 +440,10 @@ fn certificate_problems_each_have_their_code_and_never_the_password() {
 /// encrypted messages (DKIM signs the final bytes, after S/MIME).
 #[test]
 fn dkim_signatures_verify_with_dkimpy() {
-    use openssl::pkey::PKey;
     let pki = Pki::new();
     let server = SmtpServer::start();
     let keys = tempfile::tempdir().unwrap();
-    let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-    let ed = PKey::generate_ed25519().unwrap();
-    std::fs::write(
-        keys.path().join("rsa.pem"),
-        rsa.private_key_to_pem_pkcs8().unwrap(),
-    )
-    .unwrap();
-    std::fs::write(
-        keys.path().join("ed.pem"),
-        ed.private_key_to_pem_pkcs8().unwrap(),
-    )
-    .unwrap();
-    let rsa_pub = openssl::base64::encode_block(&rsa.public_key_to_der().unwrap());
-    let ed_pub = openssl::base64::encode_block(&ed.raw_public_key().unwrap());
+    let (rsa_pub, ed_pub) = common::smime::dkim_keys(keys.path());
     let cases = [
         ("rsa", "rsa.pem", rsa_pub.as_str(), ""),
         ("ed25519", "ed.pem", ed_pub.as_str(), ""),

@@ -263,3 +263,19 @@ impl Drop for Gpgsm {
             .status();
     }
 }
+
+/// Two new DKIM keys, written as `rsa.pem` (RSA 2048) and `ed.pem`
+/// (Ed25519) in `dir` (PKCS#8 PEM, as `DKIMKey` reads them), and their
+/// public keys as DNS records take them: base64 of the RSA key's DER and of
+/// the raw Ed25519 key (RFC 8463).
+pub fn dkim_keys(dir: &Path) -> (String, String) {
+    use openssl::pkey::PKey;
+    let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let ed = PKey::generate_ed25519().unwrap();
+    std::fs::write(dir.join("rsa.pem"), rsa.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::write(dir.join("ed.pem"), ed.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    (
+        openssl::base64::encode_block(&rsa.public_key_to_der().unwrap()),
+        openssl::base64::encode_block(&ed.raw_public_key().unwrap()),
+    )
+}
