@@ -9,24 +9,10 @@
 mod common;
 
 use common::pki::Pki;
-use common::smime::{Gpgsm, p7m_der, self_signed, split_signed};
+use common::smime::{Gpgsm, PW, p7m_der, self_signed, smime_props, split_signed, stored};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const PW: &str = "p12-Secret!";
-
-fn smime_props(server: &SmtpServer, p12: &Path, extra: &str) -> String {
-    format!(
-        "{};Certif=\"{}\";PwdCertif=\"{PW}\";{extra}",
-        server.props(),
-        p12.display()
-    )
-}
-
-fn stored(server: &SmtpServer, i: usize) -> PathBuf {
-    server.dir.path().join(format!("{i}.eml"))
-}
 
 /// The message kinds: (name, MAILPREP.. calls).
 /// A command with its PARM1 and PARM2.

@@ -7,13 +7,11 @@
 mod common;
 
 use common::pki::Pki;
-use common::smime::{Gpgsm, entity_find, p7m_der, run_ok, split_signed};
+use common::smime::{Gpgsm, PW, entity_find, p7m_der, run_ok, smime_props, split_signed, stored};
 use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-const PW: &str = "p12-Secret!";
 
 /// `openssl cms -verify` against the test CA; returns what was signed.
 fn openssl_verify(pki: &Pki, message: &Path) -> Vec<u8> {
@@ -51,18 +49,6 @@ fn parse(entity: &[u8]) -> Value {
             .arg(&f),
     );
     serde_json::from_slice(&out).unwrap()
-}
-
-fn smime_props(server: &SmtpServer, p12: &Path, extra: &str) -> String {
-    format!(
-        "{};Certif=\"{}\";PwdCertif=\"{PW}\";{extra}",
-        server.props(),
-        p12.display()
-    )
-}
-
-fn stored(server: &SmtpServer, i: usize) -> PathBuf {
-    server.dir.path().join(format!("{i}.eml"))
 }
 
 /// The invoice of c-examples: text, HTML, an inline logo and a PDF.

@@ -6,7 +6,8 @@ use std::process::{Command, Stdio};
 use super::pki::Pki;
 
 /// The password of the test .p12 files (tests/smime.rs, tests/interop.rs).
-const PW: &str = "p12-Secret!";
+/// The password of the test .p12 files (`Pki::p12`).
+pub const PW: &str = "p12-Secret!";
 
 /// Runs `cmd`, which must succeed; its standard output.
 pub fn run_ok(cmd: &mut Command) -> Vec<u8> {
@@ -278,4 +279,18 @@ pub fn dkim_keys(dir: &Path) -> (String, String) {
         openssl::base64::encode_block(&rsa.public_key_to_der().unwrap()),
         openssl::base64::encode_block(&ed.raw_public_key().unwrap()),
     )
+}
+
+/// MAILSMTP properties for `server` with the sender's .p12 `p12` and `extra`.
+pub fn smime_props(server: &super::SmtpServer, p12: &Path, extra: &str) -> String {
+    format!(
+        "{};Certif=\"{}\";PwdCertif=\"{PW}\";{extra}",
+        server.props(),
+        p12.display()
+    )
+}
+
+/// The file of the `i`-th message `server` stored, as received.
+pub fn stored(server: &super::SmtpServer, i: usize) -> PathBuf {
+    server.dir.path().join(format!("{i}.eml"))
 }
