@@ -11,7 +11,7 @@
 //! - Cache: one token per (token endpoint, client, mailbox, scope, credential)
 //!   in the process, shared by every thread and session; one request at a
 //!   time per key (a thread that finds the request under way waits for its
-//!   result); renewed before `expires_in` runs out; after a 535 with a cached
+//!   result, a token or the request's error); renewed before `expires_in` runs out; after a 535 with a cached
 //!   token, renewed once (`renew`). Optionally also in a file, mode 0600
 //!   (`OAuth2Cache`), for one-shot processes.
 //! - HTTPS: ureq with a native-tls connector built here, so the same OpenSSL
@@ -365,6 +365,21 @@ struct Slot {
     /// Tokens given out before: still quoted by a server's reply perhaps,
     /// so still removed from messages (the last few).
     previous: Vec<Secret>,
+    /// The last request that failed, and when it ended: a thread that
+    /// waited for that request gets its error rather than a request of its
+    /// own (16 threads and an endpoint that stalls wait one Timeout, not 16).
+    failed: Option<(Instant, Error)>,
+}
+
+impl Slot {
+    /// The error of a request that ended while the caller, who asked at
+    /// `asked`, was waiting for the slot.
+    fn failed_since(&self, asked: Instant) -> Option<Error> {
+        self.failed
+            .as_ref()
+            .filter(|(at, _)| *at >= asked)
+            .map(|(_, e)| e.clone())
+    }
 }
 
 /// The process's tokens. The map's lock is a leaf held for a lookup; each
@@ -425,6 +440,7 @@ fn unix_now() -> u64 {
 /// file's, else a new one from the token endpoint.
 pub fn token(c: &Client) -> Result<Token> {
     let slot = slot(c);
+    let asked = Instant::now();
     let mut s = lock(&slot);
     if let Some(t) = &s.token
         && Instant::now() < t.renew_at
@@ -443,6 +459,9 @@ pub fn token(c: &Client) -> Result<Token> {
             cached: true,
         });
     }
+    if let Some(e) = s.failed_since(asked) {
+        return Err(e);
+    }
     fetch_into(c, &mut s)
 }
 
@@ -451,6 +470,7 @@ pub fn token(c: &Client) -> Result<Token> {
 /// and a new one requested.
 pub fn renew(c: &Client, rejected: &Secret) -> Result<Token> {
     let slot = slot(c);
+    let asked = Instant::now();
     let mut s = lock(&slot);
     if let Some(t) = &s.token
         && t.value != *rejected
@@ -460,6 +480,9 @@ pub fn renew(c: &Client, rejected: &Secret) -> Result<Token> {
             value: t.value.clone(),
             cached: false,
         });
+    }
+    if let Some(e) = s.failed_since(asked) {
+        return Err(e);
     }
     if let Some(old) = s.token.take() {
         remember(&mut s, old.value);
@@ -478,7 +501,9 @@ fn remember(s: &mut Slot, old: Secret) {
 }
 
 fn fetch_into(c: &Client, s: &mut Slot) -> Result<Token> {
-    let (value, lifetime) = request(c)?;
+    let (value, lifetime) =
+        request(c).inspect_err(|e| s.failed = Some((Instant::now(), e.clone())))?;
+    s.failed = None;
     let life = lifetime.saturating_sub(margin(lifetime));
     let held = Held {
         value: value.clone(),

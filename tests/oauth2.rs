@@ -472,6 +472,43 @@ fn sixteen_threads_share_one_token_request() {
     assert_eq!(s.oauth.requests().len(), 1, "one request, not 16");
 }
 
+#[test]
+fn threads_waiting_for_a_failed_request_share_its_error() {
+    // A stalling endpoint: the threads that waited for the one request get
+    // its 410 (within about one Timeout), not a request each in turn.
+    let s = setup();
+    s.oauth.set_mode("stall");
+    let props = format!("{};Timeout=2", s.props());
+    let barrier = std::sync::Barrier::new(16);
+    let codes: Vec<i32> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let (props, barrier) = (&props, &barrier);
+                scope.spawn(move || {
+                    let mut h = open_with(props);
+                    ok(
+                        &mut h,
+                        "MAILPREP",
+                        "anna@example.test",
+                        &format!("subject=t{i}"),
+                    );
+                    ok(&mut h, "MAILTEXT", "x", "");
+                    barrier.wait();
+                    let (rc, _) = call(&mut h, "MAILSEND", "", "");
+                    ok(&mut h, "MAILEND", "", "");
+                    rc
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(codes.iter().all(|&c| c == 410), "{codes:?}");
+    let n = s.oauth.requests().len();
+    // One, unless a thread came to the slot after that request had ended.
+    assert!(n < 4, "{n} requests for 16 threads waiting together");
+    assert!(s.smtp.messages().is_empty());
+}
+
 /// The child of `a_cache_file_serves_the_next_process`: one message with
 /// the properties in LNCCMD_OAUTH2_PROPS.
 #[test]
