@@ -948,6 +948,13 @@ fn entity_bytes(entity: &Part) -> Vec<u8> {
     }
 }
 
+/// The sender's key and certificate, loaded at MAILSMTP with Sign or Encrypt.
+fn identity(sm: &crate::settings::Smime) -> Result<&crate::smime::Identity> {
+    sm.identity
+        .as_ref()
+        .ok_or_else(|| internal("no S/MIME identity"))
+}
+
 /// Sign (multipart/signed, detached) then encrypt (application/pkcs7-mime),
 /// as configured (docs/contract.md §6.1, §6.2).
 ///
@@ -959,10 +966,7 @@ fn protect(
     rcpts: &[Address],
 ) -> Result<(Part, Option<Vec<u8>>)> {
     let sm = &settings.smime;
-    let id = sm
-        .identity
-        .as_ref()
-        .ok_or_else(|| internal("no S/MIME identity"))?;
+    let id = identity(sm)?;
     if sm.sign {
         let sig = signature_part(id, &entity_bytes(&entity))?;
         entity = multipart(
@@ -1042,10 +1046,7 @@ fn protect_payload(
     rcpts: &[Address],
 ) -> Result<(Part, Option<Vec<u8>>)> {
     let sm = &settings.smime;
-    let id = sm
-        .identity
-        .as_ref()
-        .ok_or_else(|| internal("no S/MIME identity"))?;
+    let id = identity(sm)?;
     let mut content = payload;
     if sm.sign {
         let sig = signature_part(id, &content)?;
