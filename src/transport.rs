@@ -662,7 +662,12 @@ fn authenticate_once_or_twice(
         let secret = match &auth.credential {
             Credential::Password(s) => s.0.clone(),
             // `open` gets the token before it connects.
-            Credential::OAuth2(_) => unreachable!("an OAuth2 AUTH without its token"),
+            Credential::OAuth2(_) => {
+                return Err(Error::new(
+                    LnccmdStatus::Internal,
+                    "an OAuth2 AUTH without its token: nothing was sent",
+                ));
+            }
         };
         let creds = Credentials::new(auth.user.clone(), secret);
         return smtp
