@@ -36,7 +36,7 @@ fn vectors() -> Vec<Vector> {
              print(json.dumps(out))",
         )
         .arg(&path)
-        .output()
+        .output_bounded()
         .unwrap();
     assert!(
         out.status.success(),

@@ -98,10 +98,7 @@ fn parsers() -> Vec<(&'static str, Command)> {
 
 /// What one parser read from each file, in order.
 fn read_with(name: &str, mut cmd: Command, files: &[PathBuf]) -> Vec<Value> {
-    let out = cmd
-        .args(files)
-        .output()
-        .unwrap_or_else(|e| panic!("{name} cannot run ({e}): run scripts/setup-deps"));
+    let out = run_bounded(cmd.args(files));
     assert!(
         out.status.success(),
         "{name} failed: {}",
@@ -386,7 +383,7 @@ fn multipart_related_has_the_type_of_its_root() {
              print(len(r), r[0].get_param('type'), r[0].get_payload(0).get_content_type())",
         )
         .arg(&eml)
-        .output()
+        .output_bounded()
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -429,7 +426,7 @@ fn munpack_and_mime_tools_read_non_ascii_file_names() {
             .arg("-C")
             .arg(out_dir.path())
             .arg(f)
-            .output()
+            .output_bounded()
             .expect("munpack (Debian: mpack) must be installed: scripts/setup-deps");
         assert!(
             out.status.success(),

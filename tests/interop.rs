@@ -65,7 +65,7 @@ fn said(out: &Output) -> String {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+    run_bounded(cmd)
 }
 
 /// The independent implementations, set up for one PKI: a GnuPG home for

@@ -464,7 +464,7 @@ fn dkim_signatures_verify_with_dkimpy() {
             .arg(root().join("tests/support/dkim_verify.py"))
             .arg(stored(&server, i + 1))
             .args([&format!("s{i}"), "example.test", ktype, public])
-            .output()
+            .output_bounded()
             .unwrap();
         assert!(
             out.status.success(),
@@ -482,7 +482,7 @@ fn dkim_signatures_verify_with_dkimpy() {
             .arg(root().join("tests/support/dkim_verify.py"))
             .arg(&tampered)
             .args([&format!("s{i}"), "example.test", ktype, public])
-            .output()
+            .output_bounded()
             .unwrap();
         assert!(!out.status.success(), "a tampered message verified");
     }
@@ -631,7 +631,7 @@ fn bcc_recipients_get_their_own_encrypted_copy() {
             .arg(cert)
             .arg("-inkey")
             .arg(key)
-            .output()
+            .output_bounded()
             .unwrap()
             .status
             .success()

@@ -525,6 +525,33 @@ pub fn spawn_child(name: &str, env: (&str, String)) -> Child {
         .unwrap()
 }
 
+/// `Command::output`, but bounded: a verifier or parser that hangs is
+/// killed after `TOOL_LIMIT` and the test fails naming it. Standard input
+/// is empty, as with `output()`.
+pub trait OutputBounded {
+    fn output_bounded(&mut self) -> std::io::Result<std::process::Output>;
+}
+
+impl OutputBounded for Command {
+    fn output_bounded(&mut self) -> std::io::Result<std::process::Output> {
+        let child = self
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        Ok(wait_child(child, TOOL_LIMIT))
+    }
+}
+
+/// `output_bounded`, for a tool that must be installed (scripts/setup-deps).
+pub fn run_bounded(cmd: &mut Command) -> std::process::Output {
+    cmd.output_bounded()
+        .unwrap_or_else(|e| panic!("{cmd:?} cannot run ({e}): run scripts/setup-deps"))
+}
+
+/// How long one run of an outside tool (a verifier, a parser) may take.
+pub const TOOL_LIMIT: Duration = Duration::from_secs(180);
+
 /// Waits at most `limit` for a child; kills it and fails past that.
 pub fn wait_child(mut child: Child, limit: Duration) -> std::process::Output {
     let deadline = Instant::now() + limit;

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::OutputBounded;
 use super::pki::Pki;
 
 /// The password of the test .p12 files (tests/smime.rs, tests/interop.rs).
@@ -11,7 +12,7 @@ pub const PW: &str = "p12-Secret!";
 
 /// Runs `cmd`, which must succeed; its standard output.
 pub fn run_ok(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let out = super::run_bounded(cmd);
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}{}",
@@ -117,7 +118,7 @@ pub fn self_signed(
     for args in steps {
         let out = std::process::Command::new("openssl")
             .args(&args)
-            .output()
+            .output_bounded()
             .unwrap();
         assert!(
             out.status.success(),
@@ -225,7 +226,7 @@ impl Gpgsm {
             .arg("--verify")
             .arg(dir.path().join("sig.p7s"))
             .arg(dir.path().join("content"))
-            .output()
+            .output_bounded()
             .unwrap();
         let status = String::from_utf8_lossy(&out.stdout);
         assert!(
