@@ -1203,3 +1203,53 @@ fn with_chunking_the_uncertain_delivery_rule_stays_exact() {
         let _ = call(&mut h, "MAILEND", "", "");
     }
 }
+
+/// A signal arriving while lnccmd waits for a reply (the caller's handler
+/// installed without SA_RESTART, so the read returns EINTR) is not an
+/// error: the read is tried again within the same deadline (vendor patch
+/// 22). aiosmtpd waits 1 s before its 250 while the sending thread gets
+/// SIGUSR1 every 20 ms.
+#[test]
+fn a_signal_during_a_reply_is_not_an_error() {
+    extern "C" fn nothing(_: libc::c_int) {}
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = nothing as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = 0; // no SA_RESTART: blocking reads return EINTR
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    let server = SmtpServer::start_with(0, &["--reply-delay", "1"]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let (props, done) = (server.props(), done.clone());
+        std::thread::spawn(move || {
+            tx.send(unsafe { libc::pthread_self() }).unwrap();
+            let mut h = 0;
+            ok(&mut h, "MAILSMTP", &props, "");
+            ok(
+                &mut h,
+                "MAILPREP",
+                "bob@example.test",
+                "subject=\"signalled\"",
+            );
+            ok(&mut h, "MAILTEXT", "text", "");
+            let result = call(&mut h, "MAILSEND", "", "");
+            ok(&mut h, "MAILEND", "", "");
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            result
+        })
+    };
+    let thread = rx.recv().unwrap();
+    let mut signals = 0;
+    while !done.load(std::sync::atomic::Ordering::SeqCst) && signals < 500 {
+        unsafe { libc::pthread_kill(thread, libc::SIGUSR1) };
+        signals += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (rc, text) = sender.join().unwrap();
+    assert_eq!((rc, text.as_str()), (0, "0"), "after {signals} signals");
+    assert!(signals > 10, "the signals came while the reply was awaited");
+    assert_eq!(server.wait_for(1).len(), 1);
+}

@@ -541,7 +541,13 @@ impl SmtpConnection {
                     *timeout_changed = true;
                 }
             }
-            let available = self.stream.fill_buf().map_err(error::network)?;
+            // lnccmd patch: a read interrupted by a signal (EINTR: a program
+            // with a handler installed without SA_RESTART) is tried again,
+            // as std's read_until does; the deadline above still bounds it.
+            let available = match self.stream.fill_buf() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => other.map_err(error::network)?,
+            };
             if available.is_empty() {
                 break;
             }
